@@ -1,0 +1,89 @@
+"""Training throughput: our trainer vs TransformerLens's `tools.training.train`, same model, same batches, same run.
+
+    python bench/train_speed.py [--steps 300] [--threads 2] [--full-run]
+
+Both start from the identical native attn-only-2l weights and see the identical pre-generated batches (32 × 64
+tokens). Ours: `circuits.train._step` (FastTransformer/SDPA, AdamW, cosine schedule, grad clipping). Theirs:
+`transformer_lens.tools.training.train` on the TransformerBridge (AdamW, grad clipping, no decay). With --full-run
+it also times the complete default `attn-only-2l` run (training + evals + ~40 checkpoints) from scratch.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+
+
+def batches(config, steps: int) -> torch.Tensor:
+    from circuits.data import make_sampler
+
+    gen = torch.Generator().manual_seed(0)
+    sample = make_sampler(config.data, config.model)
+    return torch.stack([sample(config.train.batch_size, gen) for _ in range(steps)])
+
+
+def ours(config, data: torch.Tensor) -> float:
+    from circuits.model import FastTransformer, initial_state_dict
+    from circuits.train import TrainingState, _step
+
+    model = FastTransformer(config.model, initial_state_dict(config.model))
+    opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    state = TrainingState(model, opt, torch.Generator(), 0, [])
+    it = iter(data)
+    start = time.perf_counter()
+    for _ in range(len(data)):
+        _step(config, state, lambda batch, gen: next(it))
+    return time.perf_counter() - start
+
+
+def theirs(config, data: torch.Tensor) -> float:
+    from transformer_lens.tools.training import TrainConfig, train
+
+    from circuits.model import build_bridge
+
+    bridge = build_bridge(config.model)
+    bridge.train()
+    flat = data.flatten(0, 1)
+    dataset = [{"tokens": row} for row in flat]
+    cfg = TrainConfig(num_epochs=1, batch_size=config.train.batch_size, lr=config.train.lr, weight_decay=config.train.weight_decay,
+                      optimizer_name="AdamW", max_grad_norm=config.train.grad_clip, device="cpu", print_every=None)
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    train(bridge, cfg, dataset)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--full-run", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from circuits.presets import preset
+
+    config = preset("attn-only-2l")
+    data = batches(config, args.steps)
+    tokens = data.numel()
+    ours(config, data[:20]), theirs(config, data[:20])  # warm-up
+    t_ours, t_theirs = ours(config, data), theirs(config, data)
+    print(f"threads={args.threads} steps={args.steps} batch={tuple(data.shape[1:])}")
+    print(f"ours (FastTransformer + our trainer): {tokens / t_ours:10.0f} tokens/s  ({args.steps / t_ours:.1f} steps/s)")
+    print(f"TransformerLens tools.training.train: {tokens / t_theirs:10.0f} tokens/s  ({args.steps / t_theirs:.1f} steps/s)")
+    print(f"speed-up: {t_theirs / t_ours:.2f}x")
+    if args.full_run:
+        from circuits.train import train
+
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            store = train(config, f"{tmp}/run", progress=False)
+            elapsed = time.perf_counter() - start
+            n_checkpoints = len(store.steps())
+        print(f"full default run ({config.train.steps} steps, {n_checkpoints} checkpoints, evals every "
+              f"{config.train.eval_every} steps): {elapsed:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Models: the TransformerLens 4.x native bridge (analysis) and a fast twin (training).
+
+One weight representation: the bridge's state dict (`embed.weight`, `blocks.0.attn.q.weight`, …,
+`unembed.bias`). `FastTransformer` is built from modules named so that its state dict has exactly those keys and
+shapes, and computes the same function without the bridge's hook and wrapper layers (fused QKV, batched attention).
+`tests/test_model.py` proves its logits equal the bridge's.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from circuits.config import ModelConfig
+
+if TYPE_CHECKING:  # importing transformer_lens costs seconds: only inside functions
+    from transformer_lens.model_bridge import TransformerBridge
+
+logger = logging.getLogger(__name__)
+StateDict = dict[str, Tensor]
+ROTARY_BASE = 10000.0
+
+
+def bridge_config(cfg: ModelConfig):
+    """Map our frozen ModelConfig onto TransformerLens's `TransformerBridgeConfig`."""
+    from transformer_lens.config import TransformerBridgeConfig
+
+    return TransformerBridgeConfig(
+        d_model=cfg.d_model, d_head=cfg.d_head, n_heads=cfg.n_heads, n_layers=cfg.n_layers, n_ctx=cfg.n_ctx,
+        d_vocab=cfg.d_vocab, attn_only=cfg.attn_only, d_mlp=None if cfg.attn_only else cfg.mlp_width,
+        act_fn=None if cfg.attn_only else cfg.act_fn, normalization_type=cfg.normalization,
+        positional_embedding_type=cfg.positional, rotary_base=int(ROTARY_BASE), init_mode="gpt2",
+        initializer_range=cfg.init_range, seed=cfg.seed,
+    )
+
+
+def build_bridge(cfg: ModelConfig, state_dict: StateDict | None = None) -> "TransformerBridge":
+    """`TransformerBridge.boot_native` for `cfg`; loads `state_dict` (strict) when given."""
+    from transformer_lens.model_bridge import TransformerBridge
+    import transformer_lens.model_bridge.sources.native  # noqa: F401 - attaches boot_native
+
+    cfg.validate()
+    bridge = TransformerBridge.boot_native(bridge_config(cfg))
+    if state_dict is not None:
+        bridge.load_state_dict(state_dict, strict=True)
+    bridge.eval()
+    return bridge
+
+
+def initial_state_dict(cfg: ModelConfig) -> StateDict:
+    """The seeded initial weights, as TransformerLens's native init makes them."""
+    return {k: v.detach().clone() for k, v in build_bridge(cfg).state_dict().items()}
+
+
+class Rotary(nn.Module):
+    """RoPE tables in TransformerLens's native layout (adjacent pairs rotate together)."""
+
+    def __init__(self, d_head: int, n_ctx: int):
+        super().__init__()
+        inv_freq = 1.0 / (ROTARY_BASE ** (torch.arange(0, d_head, 2).float() / d_head))
+        freqs = torch.outer(torch.arange(n_ctx).float(), inv_freq)
+        self.register_buffer("cos", freqs.cos().repeat_interleave(2, dim=-1), persistent=False)
+        self.register_buffer("sin", freqs.sin().repeat_interleave(2, dim=-1), persistent=False)
+
+    def forward(self, x: Float[Tensor, "*batch pos d_head"]) -> Float[Tensor, "*batch pos d_head"]:
+        seq = x.shape[-2]
+        pairs = rearrange(x, "... (d two) -> ... d two", two=2)
+        rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)  # (x0, x1) -> (-x1, x0)
+        return x * self.cos[:seq] + rotated * self.sin[:seq]
+
+
+class Attention(nn.Module):
+    """Causal self-attention on the native q/k/v/o tensors: one fused QKV matmul, scores by `baddbmm` onto an
+    additive causal mask (measured faster than SDPA's CPU kernel at d_head 16, T 64, forward + backward)."""
+
+    def __init__(self, cfg: ModelConfig, rotary: Rotary | None):
+        super().__init__()
+        self.n_heads, self.rotary, self.scale = cfg.n_heads, rotary, cfg.d_head**-0.5
+        self.q, self.k, self.v, self.o = (nn.Linear(cfg.d_model, cfg.d_model) for _ in range(4))
+        self.register_buffer("mask", torch.full((cfg.n_ctx, cfg.n_ctx), float("-inf")).triu(1), persistent=False)
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        batch, pos, _ = x.shape
+        weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
+        bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
+        q, k, v = rearrange(F.linear(x, weight, bias), "b p (three h d) -> three (b h) p d", three=3, h=self.n_heads)
+        if self.rotary is not None:
+            q, k = self.rotary(q), self.rotary(k)
+        mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
+        scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale)  # [(b h), q, k]
+        z = torch.bmm(scores.softmax(-1), v)  # [(b h), q, d_head]
+        return self.o(rearrange(z, "(b h) p d -> b p (h d)", b=batch))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.add_module("in", nn.Linear(cfg.d_model, cfg.mlp_width))  # `in` is a keyword; key blocks.i.mlp.in.*
+        self.out = nn.Linear(cfg.mlp_width, cfg.d_model)
+        self.approximate = "tanh" if cfg.act_fn == "gelu_new" else "none"
+        self.act = {"relu": F.relu, "silu": F.silu}.get(cfg.act_fn, lambda h: F.gelu(h, approximate=self.approximate))
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        return self.out(self.act(getattr(self, "in")(x)))
+
+
+def _norm(cfg: ModelConfig) -> nn.Module:
+    return nn.LayerNorm(cfg.d_model, eps=1e-5) if cfg.normalization == "LN" else nn.Identity()
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig, rotary: Rotary | None):
+        super().__init__()
+        self.ln1, self.attn = _norm(cfg), Attention(cfg, rotary)
+        self.attn_only = cfg.attn_only
+        if not cfg.attn_only:
+            self.ln2, self.mlp = _norm(cfg), MLP(cfg)
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        x = x + self.attn(self.ln1(x))
+        return x if self.attn_only else x + self.mlp(self.ln2(x))
+
+
+class Unembed(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cfg.d_vocab, cfg.d_model))
+        self.register_buffer("bias", torch.zeros(cfg.d_vocab))  # the bridge keeps a zero bias buffer
+
+    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_vocab"]:
+        return F.linear(x, self.weight, self.bias)
+
+
+class FastTransformer(nn.Module):
+    """The native model's function, for training. State-dict keys = the bridge's."""
+
+    def __init__(self, cfg: ModelConfig, state_dict: StateDict | None = None):
+        super().__init__()
+        self.cfg = cfg
+        rotary = Rotary(cfg.d_head, cfg.n_ctx) if cfg.positional == "rotary" else None
+        self.embed = nn.Embedding(cfg.d_vocab, cfg.d_model)
+        if cfg.positional == "standard":
+            self.pos_embed = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg, rotary) for _ in range(cfg.n_layers))
+        self.ln_final = _norm(cfg)
+        self.unembed = Unembed(cfg)
+        self.load_state_dict(state_dict if state_dict is not None else initial_state_dict(cfg), strict=True)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        x = self.embed(tokens)
+        if self.cfg.positional == "standard":
+            x = x + self.pos_embed.weight[: tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        return self.unembed(self.ln_final(x))
+
+
+def token_losses(
+    logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """Next-token cross-entropy at every position but the last (position i predicts token i+1)."""
+    predictions = rearrange(logits[:, :-1], "b p v -> b v p")
+    return F.cross_entropy(predictions, tokens[:, 1:], reduction="none")

@@ -1,0 +1,1 @@
+"""Abstractive ICL tasks (issue 4) — placeholder module registering nothing yet."""

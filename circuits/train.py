@@ -1,0 +1,124 @@
+"""The trainer: AdamW, warm-up + cosine decay, gradient clipping, periodic eval, checkpoints, exact resume.
+
+Training runs on `FastTransformer` (SDPA attention); its state dict is the TransformerLens native state dict, so
+each checkpoint loads straight into a `TransformerBridge`. A run interrupted at any point resumes from its last
+complete checkpoint and reproduces the uninterrupted run exactly (same weights, optimizer and data stream).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from circuits.config import RunConfig
+from circuits.data import make_sampler
+from circuits.errors import WorkbenchError
+from circuits.evaluation import EvalSet, evaluate
+from circuits.model import FastTransformer, token_losses
+from circuits.schedule import checkpoint_steps, eval_steps, learning_rate
+from circuits.store import RunStore
+
+logger = logging.getLogger(__name__)
+StepCallback = Callable[[int], None]
+
+
+@dataclass
+class TrainingState:
+    """What the loop carries from step to step (all of it saved in a checkpoint)."""
+
+    model: FastTransformer
+    optimizer: torch.optim.AdamW
+    data_rng: torch.Generator
+    step: int
+    recent_losses: list[float]
+
+
+def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step: StepCallback | None = None) -> RunStore:
+    """Train `config` into the run directory `out`, resuming from its last complete checkpoint if it has one.
+
+    `on_step(step)` is called after every optimiser step (callbacks, tests that interrupt a run).
+    """
+    config.validate()
+    store = RunStore.create(out, config)
+    store.discard_partial()
+    state = _start_state(config, store)
+    if state.step >= config.train.steps:
+        logger.info("run %s is already complete at step %d", store.path, state.step)
+        return store
+    _loop(config, store, state, progress, on_step)
+    return store
+
+
+def _start_state(config: RunConfig, store: RunStore) -> TrainingState:
+    steps = store.steps()
+    model = FastTransformer(config.model, store.load_weights(steps[-1]) if steps else None)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    data_rng = torch.Generator().manual_seed(config.train.seed)
+    if not steps:
+        return TrainingState(model, optimizer, data_rng, 0, [])
+    opt_state, rng_state, saved = store.load_training_state(steps[-1])
+    optimizer.load_state_dict(opt_state)
+    data_rng.set_state(rng_state)
+    store.truncate_metrics(after_step=steps[-1])
+    logger.info("resuming %s from step %d", store.path, steps[-1])
+    return TrainingState(model, optimizer, data_rng, steps[-1], list(saved.get("recent_losses", [])))
+
+
+def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bool, on_step: StepCallback | None) -> None:
+    tc = config.train
+    sample = make_sampler(config.data, config.model)
+    evalset = EvalSet.for_run(config)
+    evals, checkpoints = set(eval_steps(tc)), set(checkpoint_steps(tc))
+    bar = tqdm(total=tc.steps, initial=state.step, desc=f"train {config.preset}", disable=not progress, unit="step")
+    recorded = state.step if store.steps() else -1  # a resumed run already holds its start step's row and checkpoint
+    while True:
+        if state.step != recorded and (state.step in evals or state.step in checkpoints):
+            row = _record(config, store, state, evalset, save=state.step in checkpoints)
+            bar.set_postfix(loss=f"{row['train/loss']:.3f}", repeat=f"{row['eval/repeat_loss']:.3f}")
+        if state.step >= tc.steps:
+            break
+        _step(config, state, sample)
+        bar.update(1)
+        if on_step is not None:
+            on_step(state.step)
+    bar.close()
+
+
+def _step(config: RunConfig, state: TrainingState, sample) -> None:
+    tc = config.train
+    tokens = sample(tc.batch_size, state.data_rng)
+    state.model.train()
+    loss = token_losses(state.model(tokens), tokens).mean()
+    if not math.isfinite(loss.item()):
+        raise WorkbenchError(
+            f"training loss became {loss.item()} at step {state.step}; lower lr (now {tc.lr}) or raise warmup_steps "
+            f"— checkpoints up to the last good step are kept and the run resumes from there."
+        )
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(state.model.parameters(), tc.grad_clip, foreach=True)
+    for group in state.optimizer.param_groups:
+        group["lr"] = learning_rate(state.step, tc)
+    state.optimizer.step()
+    state.step += 1
+    state.recent_losses = (state.recent_losses + [loss.item()])[-tc.eval_every :]
+
+
+def _record(config: RunConfig, store: RunStore, state: TrainingState, evalset: EvalSet, save: bool) -> dict:
+    state.model.eval()
+    metrics = evaluate(state.model, evalset)
+    train_loss = sum(state.recent_losses) / len(state.recent_losses) if state.recent_losses else metrics["eval/loss"]
+    tokens = state.step * config.train.batch_size * config.data.seq_len
+    row = {"step": state.step, "tokens": tokens, "train/loss": train_loss, "train/lr": learning_rate(state.step, config.train), **metrics}
+    if save:
+        summary = {"tokens": tokens, "train/loss": train_loss, "eval/loss": metrics["eval/loss"],
+                   "eval/repeat_loss": metrics["eval/repeat_loss"], "recent_losses": state.recent_losses}
+        store.save_checkpoint(state.step, state.model.state_dict(), state.optimizer.state_dict(),
+                              state.data_rng.get_state(), summary)
+    store.append_metrics(row)
+    return row

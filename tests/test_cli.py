@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+from circuits.cli import main
+
+
+def test_train_then_list_runs(tmp_path, capsys):
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "12", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "run attn-only-1l:" in out and str(tmp_path / "attn-only-1l") in out
+    assert main(["--root", str(tmp_path), "runs", "--steps"]) == 0
+    listing = capsys.readouterr().out
+    assert "attn-only-1l" in listing and "last step 12" in listing and "steps: 0 1 2" in listing
+
+
+def test_bad_input_is_one_error_line_and_exit_code_2(tmp_path, capsys):
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-7l", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: unknown preset 'attn-only-7l'")
+
+
+def test_retraining_into_a_run_with_another_config_is_refused_and_keeps_the_run(tmp_path, capsys):
+    args = ["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--quiet"]
+    assert main([*args, "--steps", "6"]) == 0
+    assert main([*args, "--steps", "8"]) == 2
+    assert "holds a run with a different config" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "attn-only-1l" / "steps").iterdir())[-1] == "step_000006"
+
+
+def test_python_dash_m_reaches_the_cli():
+    result = subprocess.run([sys.executable, "-m", "circuits", "--help"], capture_output=True, text=True, check=True)
+    assert "train" in result.stdout and "runs" in result.stdout

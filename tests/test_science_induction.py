@@ -1,0 +1,48 @@
+"""The induction phase change on a CPU (issue 2's science claims), on the real default presets."""
+import pytest
+
+from probes.detectors import attention_patterns, induction_score
+from probes.inputs import induction_lengths, induction_tokens
+
+pytestmark = pytest.mark.slow
+
+
+def largest_drop(rows: list[dict], key: str, window: int) -> tuple[float, int, int]:
+    """Largest fall of `key` between two eval rows at most `window` steps apart: (drop, from step, to step)."""
+    best = (0.0, 0, 0)
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            if b["step"] - a["step"] <= window and a[key] - b[key] > best[0]:
+                best = (a[key] - b[key], a["step"], b["step"])
+    return best
+
+
+def final_induction_scores(run):
+    config = run.config()
+    tokens = induction_tokens(config)
+    model = run.load_bridge(run.steps()[-1])
+    return induction_score(attention_patterns(model, tokens), tokens)
+
+
+def test_two_layer_model_has_a_sudden_induction_phase_change(default_run):
+    steps = default_run.config().train.steps
+    drop, start, end = largest_drop(default_run.metrics(), "eval/repeat_loss", window=steps // 10)
+    assert drop > 2.0, f"held-out repeat loss fell only {drop:.2f} nats in any {steps // 10}-step window"
+    first, last = default_run.metrics()[0], default_run.metrics()[-1]
+    assert first["eval/repeat_loss"] - last["eval/repeat_loss"] > 2.5
+    assert abs(last["eval/first_copy_loss"] - first["eval/first_copy_loss"]) < 0.3  # unpredictable half stays so
+
+
+def test_a_layer_one_head_attends_to_the_token_after_the_earlier_occurrence(default_run):
+    config = default_run.config()
+    assert not set(induction_lengths(config)) & set(range(config.data.repeat_min, config.data.repeat_max + 1)) - set(config.data.heldout_lengths)
+    scores = final_induction_scores(default_run)
+    assert scores[1].max() > 0.5, f"best layer-1 induction score {scores[1].max():.2f}"
+    assert scores[0].max() < 0.2  # no layer-0 positional shortcut
+
+
+def test_one_layer_control_has_no_induction_head_and_no_phase_change(control_run):
+    scores = final_induction_scores(control_run)
+    assert scores.max() < 0.2, f"1-layer control scores {scores.max():.2f}"
+    drop, _, _ = largest_drop(control_run.metrics(), "eval/repeat_loss", window=control_run.config().train.steps // 10)
+    assert drop < 1.0
