@@ -85,6 +85,13 @@ class Attention(nn.Module):
         self.register_buffer("mask", torch.full((cfg.n_ctx, cfg.n_ctx), float("-inf")).triu(1), persistent=False)
 
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+        return self.out(self.head_z(x))
+
+    def out(self, z: Float[Tensor, "batch pos n_heads d_head"]) -> Float[Tensor, "batch pos d_model"]:
+        """The attention output from per-head values z (the bridge's hook_z)."""
+        return self.o(rearrange(z, "b p h d -> b p (h d)"))
+
+    def head_z(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos n_heads d_head"]:
         batch, pos, _ = x.shape
         weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
         bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
@@ -94,7 +101,7 @@ class Attention(nn.Module):
         mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
         scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale)  # [(b h), q, k]
         z = torch.bmm(scores.softmax(-1), v)  # [(b h), q, d_head]
-        return self.o(rearrange(z, "(b h) p d -> b p (h d)", b=batch))
+        return rearrange(z, "(b h) p d -> b p h d", b=batch)
 
 
 class MLP(nn.Module):
@@ -122,7 +129,11 @@ class Block(nn.Module):
             self.ln2, self.mlp = _norm(cfg), MLP(cfg)
 
     def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        x = x + self.attn(self.ln1(x))
+        return self.finish(x, self.attn.head_z(self.ln1(x)))
+
+    def finish(self, x: Float[Tensor, "batch pos d_model"], z: Float[Tensor, "batch pos n_heads d_head"]) -> Float[Tensor, "batch pos d_model"]:
+        """The block's output given its input and its heads' z (what an ablation edits)."""
+        x = x + self.attn.out(z)
         return x if self.attn_only else x + self.mlp(self.ln2(x))
 
 
@@ -152,12 +163,17 @@ class FastTransformer(nn.Module):
         self.load_state_dict(state_dict if state_dict is not None else initial_state_dict(cfg), strict=True)
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        x = self.embed(tokens)
-        if self.cfg.positional == "standard":
-            x = x + self.pos_embed.weight[: tokens.shape[1]]
+        x = self.embedding(tokens)
         for block in self.blocks:
             x = block(x)
-        return self.unembed(self.ln_final(x))
+        return self.logits(x)
+
+    def embedding(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        x = self.embed(tokens)
+        return x + self.pos_embed.weight[: tokens.shape[1]] if self.cfg.positional == "standard" else x
+
+    def logits(self, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_vocab"]:
+        return self.unembed(self.ln_final(resid))
 
 
 def token_losses(

@@ -17,6 +17,7 @@ from torch import Tensor
 from circuits.config import RunConfig
 from circuits.data import repeated_sequences
 from circuits.errors import WorkbenchError
+from circuits.model import FastTransformer
 from probes import detectors, icl, weights
 from probes.ablation import ABLATIONS, AblationInputs, ablation_effects
 from probes.inputs import PROBE_SEED, induction_tokens, prefix_matching_tokens, random_sequences, training_tokens
@@ -96,11 +97,11 @@ def icl_probe(model, state, inputs: ProbeInputs) -> list[Row]:
 
 def ablation_probe(model, state, inputs: ProbeInputs) -> list[Row]:
     """Every head ablated alone, by zero, mean and resample ablation: Δ loss, Δ ICL score, Δ repeat loss."""
-    rows = []
+    rows, cfg = [], inputs.config.model
+    effects = ablation_effects(FastTransformer(cfg, state), inputs.ablation, ABLATIONS)
     for kind in ABLATIONS:
-        effects = ablation_effects(model, inputs.ablation, kind)
         for name in ("loss", "icl_score", "repeat_loss"):
-            rows += head_rows("ablation", f"{kind}/{name}", effects[name].view(model.cfg.n_layers, model.cfg.n_heads))
+            rows += head_rows("ablation", f"{kind}/{name}", effects[kind][name].view(cfg.n_layers, cfg.n_heads))
     return rows
 
 
