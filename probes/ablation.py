@@ -80,7 +80,7 @@ def _run_from(fast: FastTransformer, clean: CleanPass, start: int, conditions: B
 
 @torch.no_grad()
 def ablated_losses(
-    fast: FastTransformer, tokens: Int[Tensor, "batch pos"], reference: Int[Tensor, "batch pos"],
+    fast: FastTransformer, tokens: Int[Tensor, "batch pos"], reference: Int[Tensor, "ref_batch ref_pos"],
     conditions: Bool[Tensor, "cond n_layers n_heads"], kinds: tuple[str, ...] = ABLATIONS, seed: int = 0,
 ) -> dict[str, Float[Tensor, "cond batch pos_minus_1"]]:
     """Per ablation kind, next-token losses under each condition (True = head ablated); clean passes shared."""

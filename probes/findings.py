@@ -20,7 +20,7 @@ PREVIOUS_TOKEN_THRESHOLD = 0.4
 Head = tuple[int, int]
 
 
-def final_scores(table: list[Row], probe: str, metric: str) -> dict[Head, float]:
+def final_scores(table: list[Row], probe: str, metric: str) -> dict[tuple, float]:
     return {key: points[-1][1] for key, points in select(table, probe, metric).items()}
 
 

@@ -53,7 +53,7 @@ def head_rows(probe: str, metric: str, scores: Float[Tensor, "n_layers n_heads"]
     ]
 
 
-def model_row(probe: str, metric: str, value: float) -> Row:
+def model_row(probe: str, metric: str, value: float | Tensor) -> Row:
     return {"layer": None, "head": None, "probe": probe, "metric": metric, "value": float(value)}
 
 
