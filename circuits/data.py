@@ -162,7 +162,7 @@ def validate_data(data: DataConfig, model: ModelConfig) -> None:
         raise WorkbenchError(f"unknown data generator {data.name!r}; use one of {sorted(DATASETS)}.")
     if not 2 <= data.seq_len <= model.n_ctx:
         raise WorkbenchError(f"data seq_len={data.seq_len} must be in [2, n_ctx={model.n_ctx}]; lower seq_len or raise n_ctx.")
-    if data.name == "repeated-tokens":
+    if data.name in ("repeated-tokens", "fv-mix"):
         _validate_repeats(data, model)
     if data.name == "markov" and not data.markov_alpha > 0:
         raise WorkbenchError(f"markov_alpha must be positive, got {data.markov_alpha}.")

@@ -7,6 +7,8 @@ Metrics use flat `eval/<name>` keys (devinterp style):
                           announces the repeat) whose segment lengths were never trained
                           on — it collapses at the induction phase change
   eval/first_copy_loss    loss on the first copy of the same sequences (no context can help: stays ≈ ln(vocab))
+  eval/few_shot_accuracy  fv-mix runs: top-1 accuracy of yq on 10-shot prompts of every task (test queries)
+  eval/zero_shot_accuracy fv-mix runs: the same on zero-shot prompts [BOS, xq]
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from circuits.data import make_sampler, repeated_sequences
 from circuits.model import token_losses
 
 EVAL_SEED_OFFSET = 1_000_003  # eval batches never share a stream with training batches
+FEW_SHOT = 10  # Todd et al.'s default k
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class EvalSet:
 
     held_out: Int[Tensor, "batch pos"]
     repeats: tuple[tuple[int, Tensor], ...]  # (segment length, [BOS, r, r] of shape [batch, 2·length+1])
+    task_prompts: tuple[tuple[str, Tensor, Tensor], ...] = ()  # fv-mix runs: (kind, prompts, answers)
 
     @classmethod
     def for_run(cls, config: RunConfig) -> "EvalSet":
@@ -38,13 +42,25 @@ class EvalSet:
         repeats = tuple(
             (n, repeated_sequences(config.train.eval_batch_size, n, 2, config.model.d_vocab, gen)) for n in lengths
         )
-        return cls(held_out, repeats)
+        return cls(held_out, repeats, _task_prompts(config, gen) if config.data.name == "fv-mix" else ())
 
 
 def heldout_repeat_lengths(config: RunConfig) -> tuple[int, ...]:
     """Segment lengths for the repeat eval: the data's held-out lengths that fit twice in the context."""
     fits = tuple(n for n in config.data.heldout_lengths if 2 * n + 1 <= config.model.n_ctx)
     return fits or ((config.model.n_ctx - 1) // 2,)
+
+
+def _task_prompts(config: RunConfig, gen: torch.Generator) -> tuple[tuple[str, Tensor, Tensor], ...]:
+    """Few-shot (k = FEW_SHOT) and zero-shot prompts of every task, test queries (see circuits.tasks)."""
+    from circuits.tasks import default_suite, prompts
+
+    suite = default_suite()
+    out = []
+    for kind, k in (("few_shot", min(FEW_SHOT, (config.model.n_ctx - 2) // 2)), ("zero_shot", 0)):
+        batches = [prompts(suite, task, k, 4, gen) for task in suite.tasks]
+        out.append((kind, torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])))
+    return tuple(out)
 
 
 @torch.no_grad()
@@ -56,7 +72,9 @@ def evaluate(model: torch.nn.Module, evalset: EvalSet) -> dict[str, float | list
         rep = token_losses(model(seqs), seqs)  # position i predicts token i+1
         first.append(rep[:, :n].mean())  # tokens 1 … n: the first copy, unpredictable
         second.append(rep[:, n + 1 : 2 * n].mean())  # tokens n+2 … 2n: predictable by induction
-    return {
+    accuracy = {f"eval/{kind}_accuracy": (model(tokens)[:, -1].argmax(-1) == answers).float().mean().item()
+                for kind, tokens, answers in evalset.task_prompts}
+    return accuracy | {
         "eval/loss": by_pos.mean().item(),
         "eval/loss_by_position": [round(x, 5) for x in by_pos.tolist()],
         "eval/repeat_loss": torch.stack(second).mean().item(),

@@ -30,7 +30,17 @@ def _induction(n_layers: int, attn_only: bool) -> Callable[[], RunConfig]:
     return build
 
 
+def _function_vectors() -> RunConfig:
+    """3-layer full transformer on a mix of abstractive ICL task prompts and varied-period repeats (circuits.tasks)."""
+    model = ModelConfig(n_layers=3, d_model=64, n_heads=4, n_ctx=24, d_vocab=128, attn_only=False, act_fn="gelu",
+                        normalization="LN", positional="standard", init_range=0.02)
+    data = DataConfig(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8), fv_fraction=0.5)
+    train = TrainConfig(steps=6000, batch_size=64, lr=3e-3, warmup_steps=100, weight_decay=0.01, eval_every=100)
+    return RunConfig(preset="fv", model=model, data=data, train=train)
+
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
+    "fv": _function_vectors,
     "attn-only-1l": _induction(1, True),
     "attn-only-2l": _induction(2, True),
     "attn-only-3l": _induction(3, True),

@@ -92,13 +92,26 @@ def ablated_losses(
 
 
 def _losses(fast: FastTransformer, tokens: Tensor, clean: CleanPass, repl: list[Tensor], conditions: Tensor) -> Tensor:
-    n_layers, batch = len(fast.blocks), tokens.shape[0]
+    tiled = lambda n: repeat(tokens, "b p -> (c b) p", c=n)  # noqa: E731
+    return run_conditions(fast, clean, conditions, repl, lambda logits, n: token_losses(logits, tiled(n)))
+
+
+def run_conditions(fast: FastTransformer, clean: CleanPass, conditions: Bool[Tensor, "cond n_layers n_heads"],
+                   repl: list[Tensor], readout) -> Tensor:
+    """`readout(logits [(c·batch), pos, vocab], c)` for every condition, stacked to [cond, batch, …].
+
+    Conditions are grouped by their first edited layer and run in chunks of at most MAX_ROWS sequences.
+    """
+    n_layers, batch = len(fast.blocks), clean.final.shape[0]
     first = torch.where(conditions.flatten(1).any(1), conditions.any(2).float().argmax(1), torch.tensor(n_layers))
-    out = torch.empty(len(conditions), batch, tokens.shape[1] - 1)
+    out: Tensor | None = None
     for start in first.unique().tolist():
         for chunk in (first == start).nonzero().squeeze(1).split(max(1, MAX_ROWS // batch)):
-            logits = _run_from(fast, clean, start, conditions[chunk], repl)
-            out[chunk] = token_losses(logits, repeat(tokens, "b p -> (c b) p", c=len(chunk))).view(len(chunk), batch, -1)
+            result = readout(_run_from(fast, clean, start, conditions[chunk], repl), len(chunk))
+            result = result.view(len(chunk), batch, *result.shape[1:])
+            if out is None:
+                out = result.new_empty(len(conditions), *result.shape[1:])
+            out[chunk] = result
     return out
 
 

@@ -22,7 +22,7 @@ def _analyze(args: argparse.Namespace) -> None:
 
     store = RunStore(_run_path(args))
     probes = tuple(args.probes.split(",")) if args.probes else None
-    table = run_sweep(store, probes, progress=not args.quiet) if probes else run_sweep(store, progress=not args.quiet)
+    table = run_sweep(store, probes, progress=not args.quiet)
     steps = sorted({r["step"] for r in table})
     print(f"{len(table)} rows over {len(steps)} checkpoints: {store.path / 'analysis' / SWEEP_FILE}")
 
@@ -55,7 +55,7 @@ def _demo(args: argparse.Namespace) -> None:
 def add_commands(sub) -> None:
     a = sub.add_parser("analyze", help="sweep the probes over every checkpoint of a run (cached)")
     a.add_argument("run", help="run directory (or a run name under --root)")
-    a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation")
+    a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation,fv (default: all that apply)")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=_analyze)
     r = sub.add_parser("report", help="write the self-contained HTML report of an analyzed run")

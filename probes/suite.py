@@ -105,13 +105,26 @@ def ablation_probe(model, state, inputs: ProbeInputs) -> list[Row]:
     return rows
 
 
+def fv_probe(model, state, inputs: ProbeInputs) -> list[Row]:
+    """Function-vector metrics (probes.fv_analysis); only for runs trained on fv-mix data."""
+    from probes.fv_analysis import fv_probe as run
+
+    return run(model, state, inputs)
+
+
 PROBES: dict[str, Callable[[Any, dict, ProbeInputs], list[Row]]] = {
     "attention": attention_probe,
     "weights": weights_probe,
     "icl": icl_probe,
     "ablation": ablation_probe,
+    "fv": fv_probe,
 }
 DEFAULT_PROBES = ("attention", "weights", "icl", "ablation")
+
+
+def default_probes(config: RunConfig) -> tuple[str, ...]:
+    """Every probe that applies to the run: the fv probe only for runs trained on fv-mix data."""
+    return DEFAULT_PROBES + (("fv",) if config.data.name == "fv-mix" else ())
 
 
 def register(name: str, probe: Callable[[Any, dict, ProbeInputs], list[Row]]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from circuits.store import ANALYSIS_DIR, RunStore, atomic_write_text, step_dirname
-from probes.suite import DEFAULT_PROBES, PROBES, ProbeInputs, Row, check_probe_names
+from probes.suite import PROBES, ProbeInputs, Row, check_probe_names, default_probes
 
 SWEEP_FILE = "sweep.jsonl"
 CACHE_DIR = "cache"
@@ -35,11 +35,13 @@ def _write_rows(file: Path, rows: list[Row]) -> None:
     atomic_write_text(file, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def run_sweep(store: RunStore, probes: tuple[str, ...] = DEFAULT_PROBES, steps: list[int] | None = None,
+def run_sweep(store: RunStore, probes: tuple[str, ...] | None = None, steps: list[int] | None = None,
               progress: bool = True) -> list[Row]:
-    """Run `probes` on every checkpoint (or `steps`), reusing cached results; returns and saves the tidy table."""
-    check_probe_names(probes)
+    """Run `probes` (default: every probe that applies) on every checkpoint (or `steps`), reusing cached results;
+    returns and saves the tidy table."""
     config = store.config()
+    probes = probes if probes is not None else default_probes(config)
+    check_probe_names(probes)
     all_steps = store.require_steps()
     chosen = all_steps if steps is None else [s for s in steps if s in all_steps]
     missing = [(s, p) for s in chosen for p in probes if not cache_file(store, s, p).exists()]

@@ -1,0 +1,143 @@
+"""Function vectors (Todd et al. 2024, "Function Vectors in Large Language Models", ICLR 2024).
+
+For each task t and head (ℓ, j), with z the head's input to W_O at the final position (the bridge's hook_z):
+  mean activation   ā_ℓj^t = mean of z over clean k-shot prompts of t that the model answers correctly
+                    (all clean prompts if it answers none — early checkpoints)
+  CIE               P(yq | p̃, z_ℓj := ā_ℓj^t) − P(yq | p̃) on shuffled-label prompts p̃, patched at the last token only
+  AIE               mean of CIE over prompts and tasks; FV heads = top heads by AIE
+  function vector   v_t = Σ_{(ℓ,j) ∈ top-k} ā_ℓj^t W_O^ℓj  (W_O's bias is not added: it is not any head's)
+Injection adds v_t to the residual stream after layer ℓ at the last position of zero-shot or shuffled prompts.
+Scaled for toy models (stated): Todd use 100 clean prompts per task for ā, 25 corrupted prompts for the CIE, top-10
+heads of GPT-J; we use `FVSettings` (32 / 16 prompts per task, top-3 heads of 12). Queries for ā and CIE come from
+each task's valid inputs, evaluation queries from its test inputs; demonstrations always from train inputs.
+All heads' CIEs come from one batched set of patched passes (probes.ablation.run_conditions), not one per head.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from einops import einsum, rearrange
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from circuits.errors import WorkbenchError
+from circuits.model import FastTransformer
+from circuits.tasks import TaskSuite, check_prompt_size, prompts
+from probes.ablation import clean_pass, run_conditions, single_head_conditions
+
+FV_SEED = 1_2024
+
+
+@dataclass(frozen=True)
+class FVSettings:
+    shots: int = 10
+    mean_prompts: int = 32
+    corrupted_prompts: int = 16
+    top_heads: int = 3
+    eval_prompts: int = 16
+
+
+@dataclass(frozen=True)
+class TaskBatch:
+    """Per task, the clean prompts (for ā), the corrupted prompts (for the CIE) and evaluation prompts."""
+
+    clean: Int[Tensor, "task n pos"]
+    clean_answers: Int[Tensor, "task n"]
+    corrupted: Int[Tensor, "task m pos"]
+    corrupted_answers: Int[Tensor, "task m"]
+    few_shot: Int[Tensor, "task e pos"]
+    shuffled: Int[Tensor, "task e pos"]
+    zero_shot: Int[Tensor, "task e 2"]
+    eval_answers: Int[Tensor, "task e"]
+
+    @classmethod
+    @functools.lru_cache(maxsize=8)
+    def build(cls, suite: TaskSuite, settings: FVSettings, n_ctx: int, names: tuple[str, ...] | None = None) -> "TaskBatch":
+        check_prompt_size(settings.shots, n_ctx, len(suite.splits["train"]))
+        gen = torch.Generator().manual_seed(FV_SEED)
+        tasks = [suite.task(name) for name in names] if names is not None else list(suite.tasks)
+        k, parts = settings.shots, {}
+        specs = {"clean": (k, settings.mean_prompts, "valid", False), "corrupted": (k, settings.corrupted_prompts, "valid", True),
+                 "few_shot": (k, settings.eval_prompts, "test", False)}
+        for name, (shots, n, split, shuffled) in specs.items():
+            pairs = [prompts(suite, t, shots, n, gen, split, shuffled, n_ctx) for t in tasks]
+            parts[name], parts[f"{name}_answers"] = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+        g2 = torch.Generator().manual_seed(FV_SEED + 1)  # same queries, other presentations
+        shuffled = torch.stack([prompts(suite, t, k, settings.eval_prompts, g2, "test", True, n_ctx)[0] for t in tasks])
+        shuffled[:, :, -1] = parts["few_shot"][:, :, -1]
+        zero = torch.stack([parts["few_shot"][:, :, 0], parts["few_shot"][:, :, -1]], dim=-1)  # [BOS, xq]
+        return cls(parts["clean"], parts["clean_answers"], parts["corrupted"], parts["corrupted_answers"],
+                   parts["few_shot"], shuffled, zero, parts["few_shot_answers"])
+
+
+@torch.no_grad()
+def last_logits(fast: FastTransformer, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch d_vocab"]:
+    return fast(tokens)[:, -1]
+
+
+def accuracy(logits: Float[Tensor, "batch d_vocab"], answers: Int[Tensor, "batch"]) -> float:
+    return (logits.argmax(-1) == answers).float().mean().item()
+
+
+@torch.no_grad()
+def mean_head_activations(fast: FastTransformer, batch: TaskBatch) -> Float[Tensor, "task n_layers n_heads d_head"]:
+    """ā per task: mean final-position z over the clean prompts answered correctly (all of them if none are)."""
+    flat = rearrange(batch.clean, "t n p -> (t n) p")
+    run = clean_pass(fast, flat)
+    z = torch.stack([layer_z[:, -1] for layer_z in run.z], dim=1)  # [(t n), layer, head, d_head]
+    z = rearrange(z, "(t n) l h d -> t n l h d", t=batch.clean.shape[0])
+    predicted = fast.logits(run.final[:, -1:])[:, 0].argmax(-1)
+    correct = (predicted == batch.clean_answers.flatten()).view(batch.clean.shape[:2]).float()
+    weights = torch.where(correct.sum(1, keepdim=True) > 0, correct, torch.ones_like(correct))
+    return einsum(z, weights / weights.sum(1, keepdim=True), "t n l h d, t n -> t l h d")
+
+
+@torch.no_grad()
+def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
+    """Mean CIE per task and head: patch ā_ℓj into the last position of the corrupted prompts, all heads batched."""
+    tasks, m = batch.corrupted.shape[:2]
+    flat = rearrange(batch.corrupted, "t m p -> (t m) p")
+    clean = clean_pass(fast, flat)
+    repl = []
+    for layer, z in enumerate(clean.z):
+        patched = z.clone()
+        patched[:, -1] = mean_z[:, layer].repeat_interleave(m, dim=0)  # each prompt gets its own task's ā
+        repl.append(patched)
+    n_layers, n_heads = len(fast.blocks), fast.cfg.n_heads
+    conds = torch.cat([torch.zeros(1, n_layers, n_heads, dtype=torch.bool), single_head_conditions(n_layers, n_heads)])
+    answers = batch.corrupted_answers.flatten()
+    readout = lambda logits, n: logits[:, -1].softmax(-1).gather(1, answers.repeat(n)[:, None]).squeeze(1)  # noqa: E731
+    probs = run_conditions(fast, clean, conds, repl, readout)  # [cond, (t m)]
+    cie = (probs[1:] - probs[:1]).view(n_layers, n_heads, tasks, m).mean(-1)
+    return rearrange(cie, "l h t -> t l h")
+
+
+def top_heads(scores: Float[Tensor, "n_layers n_heads"], k: int, exclude: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """The k highest-scoring heads, best first, skipping `exclude` (Yin & Steinhardt's ablation with exclusion)."""
+    n_heads = scores.shape[1]
+    order = [(int(i) // n_heads, int(i) % n_heads) for i in scores.flatten().argsort(descending=True)]
+    return [h for h in order if h not in set(exclude)][:k]
+
+
+def function_vector(fast: FastTransformer, mean_z: Float[Tensor, "n_layers n_heads d_head"], heads: list[tuple[int, int]]) -> Float[Tensor, "d_model"]:
+    """v = Σ ā_ℓj W_O^ℓj over `heads` (no W_O bias)."""
+    vector = torch.zeros(fast.cfg.d_model)
+    for layer, head in heads:
+        w_o = rearrange(fast.blocks[layer].attn.o.weight, "m (h d) -> h d m", h=fast.cfg.n_heads)[head]
+        vector += mean_z[layer, head] @ w_o
+    return vector
+
+
+@torch.no_grad()
+def injected_logits(fast: FastTransformer, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int) -> Float[Tensor, "batch d_vocab"]:
+    """Final-position logits with `vectors` added to the residual stream after block `layer` at the last position."""
+    if not 0 <= layer < len(fast.blocks):
+        raise WorkbenchError(f"layer {layer} is out of range; this model has layers 0–{len(fast.blocks) - 1}.")
+    x = fast.embedding(tokens)
+    for index, block in enumerate(fast.blocks):
+        x = block(x)
+        if index == layer:
+            x = torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)
+    return fast.logits(x)[:, -1]

@@ -1,0 +1,108 @@
+"""The `fv` sweep probe and the induction → FV transition analysis (Todd et al. 2024; Yin & Steinhardt 2025).
+
+Per checkpoint (rows of the tidy table, probe "fv"):
+  per head     aie                       Todd's AIE over all 32 tasks
+  model-level  few_shot_accuracy, zero_shot_accuracy, shuffled_accuracy (10-shot shuffled-label prompts)
+               fv_zero_shot_accuracy/L{ℓ}, fv_shuffled_accuracy/L{ℓ}   the task's FV added after layer ℓ
+               other_task_fv_zero_shot_accuracy, random_heads_fv_zero_shot_accuracy   baselines at the best layer
+               ablate_{fv|induction}{_excl}/few_shot_accuracy, …/icl_score_change   top-n heads mean-ablated
+FV-injected accuracy is measured on the test queries the model answers correctly with 10 shots (Todd), or on all
+of them when it answers none; no_fv_{zero_shot|shuffled}_accuracy is the baseline on exactly those prompts. Ablation (Yin & Steinhardt): the top-n heads by AIE or by induction score are
+mean-ablated — at the last position on few-shot prompts, at every position on training text for the ICL-score change
+(Olsson sign: loss late − loss early, so a positive change means less in-context learning); "_excl" first removes the
+other ranking's top-n heads from the candidates.
+"""
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+
+from circuits.model import FastTransformer
+from circuits.tasks import default_suite
+from probes import detectors
+from probes.ablation import ablation_effects, clean_pass, head_set_mask, run_conditions
+from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
+                                     last_logits, mean_head_activations, top_heads)
+from probes.suite import ProbeInputs, Row, head_rows, model_row
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return rearrange(x, "t n ... -> (t n) ...")
+
+
+def _accuracy_rows(fast: FastTransformer, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
+    answers = _flat(batch.eval_answers)
+    few = last_logits(fast, _flat(batch.few_shot)).argmax(-1) == answers
+    keep = few if few.any() else torch.ones_like(few)
+    rows = [model_row("fv", "few_shot_accuracy", few.float().mean()),
+            model_row("fv", "zero_shot_accuracy", (last_logits(fast, _flat(batch.zero_shot)).argmax(-1) == answers).float().mean()),
+            model_row("fv", "shuffled_accuracy", (last_logits(fast, _flat(batch.shuffled)).argmax(-1) == answers).float().mean()),
+            model_row("fv", "evaluated_prompts", keep.float().sum())]
+    for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):  # the no-FV baseline on the same prompts
+        hits = last_logits(fast, _flat(prompts)[keep]).argmax(-1) == answers[keep]
+        rows.append(model_row("fv", f"no_fv_{kind}_accuracy", hits.float().mean()))
+    return rows, keep
+
+
+def _injection_rows(fast: FastTransformer, batch: TaskBatch, mean_z: torch.Tensor, heads: list, keep: torch.Tensor) -> list[Row]:
+    n_tasks, per_task = batch.eval_answers.shape
+    vectors = torch.stack([function_vector(fast, mean_z[t], heads) for t in range(n_tasks)])
+    gen = torch.Generator().manual_seed(7)
+    random_heads = [divmod(int(i), fast.cfg.n_heads) for i in torch.randperm(fast.cfg.n_layers * fast.cfg.n_heads, generator=gen)[: len(heads)]]
+    baselines = {"other_task": vectors.roll(1, dims=0),
+                 "random_heads": torch.stack([function_vector(fast, mean_z[t], random_heads) for t in range(n_tasks)])}
+    answers, rows, best = _flat(batch.eval_answers)[keep], [], (-1.0, 0)
+    per_row = lambda v: v.repeat_interleave(per_task, dim=0)[keep]  # noqa: E731
+    for layer in range(fast.cfg.n_layers):
+        for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):
+            acc = (injected_logits(fast, _flat(prompts)[keep], per_row(vectors), layer).argmax(-1) == answers).float().mean().item()
+            rows.append(model_row("fv", f"fv_{kind}_accuracy/L{layer}", acc))
+            best = max(best, (acc, layer)) if kind == "zero_shot" else best
+    for name, vec in baselines.items():
+        acc = (injected_logits(fast, _flat(batch.zero_shot)[keep], per_row(vec), best[1]).argmax(-1) == answers).float().mean()
+        rows.append(model_row("fv", f"{name}_fv_zero_shot_accuracy", acc))
+    return rows + [model_row("fv", "fv_best_layer", best[1])]
+
+
+def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets: list[list]) -> torch.Tensor:
+    """Few-shot accuracy with each head set mean-ablated at the last position (mean over all tasks' prompts)."""
+    tokens, answers = _flat(batch.few_shot), _flat(batch.eval_answers)
+    clean = clean_pass(fast, tokens)
+    repl = []
+    for z in clean.z:
+        patched = z.clone()
+        patched[:, -1] = z[:, -1].mean(0)
+        repl.append(patched)
+    masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in head_sets])
+    hits = run_conditions(fast, clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n))
+    return hits.float().mean(1)
+
+
+def _ablation_rows(fast, batch, inputs: ProbeInputs, aie, induction, n: int) -> list[Row]:
+    fv, ind = top_heads(aie, n), top_heads(induction, n)
+    sets = {"fv": fv, "induction": ind, "fv_excl": top_heads(aie, n, exclude=ind), "induction_excl": top_heads(induction, n, exclude=fv)}
+    masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in sets.values()])
+    icl = ablation_effects(fast, inputs.ablation, ("mean",), conditions=masks)["mean"]["icl_score"]
+    few = _few_shot_under_ablation(fast, batch, list(sets.values()))
+    rows = []
+    for i, name in enumerate(sets):
+        rows.append(model_row("fv", f"ablate_{name}/few_shot_accuracy", few[i]))
+        rows.append(model_row("fv", f"ablate_{name}/icl_score_change", icl[i]))
+    return rows
+
+
+def fv_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+    """Every FV metric of one checkpoint (see the module docstring)."""
+    from circuits.errors import WorkbenchError
+
+    if inputs.config.data.name != "fv-mix":
+        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'); {inputs.config.preset!r} uses {inputs.config.data.name!r}.")
+    fast = FastTransformer(inputs.config.model, state)
+    batch = TaskBatch.build(default_suite(), settings, inputs.config.model.n_ctx)
+    mean_z = mean_head_activations(fast, batch)
+    aie = indirect_effects(fast, batch, mean_z).mean(0)
+    induction = detectors.induction_score(detectors.attention_patterns(model, inputs.induction), inputs.induction)
+    rows, keep = _accuracy_rows(fast, batch)
+    rows += _injection_rows(fast, batch, mean_z, top_heads(aie, settings.top_heads), keep)
+    rows += _ablation_rows(fast, batch, inputs, aie, induction, settings.top_heads)
+    return head_rows("fv", "aie", aie) + rows
