@@ -11,7 +11,6 @@ from pathlib import Path
 
 from circuits.errors import WorkbenchError
 
-DEFAULT_ROOT = Path("checkpoints")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -50,7 +49,9 @@ def _runs(args: argparse.Namespace) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="icl-workbench", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder holding runs (default: checkpoints/)")
+    from circuits.store import runs_root
+
+    parser.add_argument("--root", type=Path, default=runs_root(), help="folder holding runs (default: $ICL_WORKBENCH_ROOT or checkpoints/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a preset run (resumes if the run exists)")

@@ -191,6 +191,11 @@ class RunStore:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def runs_root() -> Path:
+    """Where runs live: $ICL_WORKBENCH_ROOT, else ./checkpoints (notebooks and tests point the variable at a shared store)."""
+    return Path(os.environ.get("ICL_WORKBENCH_ROOT", "checkpoints"))
+
+
 def list_runs(root: str | Path) -> list[RunStore]:
     """Every run directory directly below `root`."""
     root = Path(root)

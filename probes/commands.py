@@ -28,14 +28,14 @@ def _analyze(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from circuits.store import RunStore
-    from probes.findings import compute_findings, summary_lines
-    from probes.report import write_report
-    from probes.sweep import load_table
+    import json
+
+    from circuits.store import ANALYSIS_DIR, RunStore
+    from probes.report import REPORT_DATA_FILE, write_report
 
     store = RunStore(_run_path(args))
     out = write_report(store)
-    for line in summary_lines(compute_findings(load_table(store))):
+    for line in json.loads((store.path / ANALYSIS_DIR / REPORT_DATA_FILE).read_text())["summary"]:
         print(line)
     print(f"report: {out}")
 

@@ -14,6 +14,8 @@ other ranking's top-n heads from the candidates.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from einops import rearrange
 
@@ -24,6 +26,7 @@ from probes.ablation import ablation_effects, clean_pass, head_set_mask, run_con
 from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
                                      last_logits, mean_head_activations, top_heads)
 from probes.suite import ProbeInputs, Row, head_rows, model_row
+from probes.sweep import select
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -106,3 +109,40 @@ def fv_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSetting
     rows += _injection_rows(fast, batch, mean_z, top_heads(aie, settings.top_heads), keep)
     rows += _ablation_rows(fast, batch, inputs, aie, induction, settings.top_heads)
     return head_rows("fv", "aie", aie) + rows
+
+
+FV_INDUCTION_THRESHOLD = 0.3  # "was an induction head": induction score ≥ this at some earlier checkpoint
+
+
+@dataclass(frozen=True)
+class Transition:
+    """When induction and FV heads formed, and which final FV heads were induction heads earlier."""
+
+    fv_heads: list[tuple[int, int]]  # final top heads by AIE
+    induction_heads: list[tuple[int, int]]  # final top heads by induction score
+    induction_step: int | None  # first checkpoint with some head's induction score ≥ FV_INDUCTION_THRESHOLD
+    fv_step: int | None  # first checkpoint with few-shot accuracy ≥ halfway from its first to its last value
+    earlier_induction: dict[str, tuple[float, int]]  # FV head -> (max induction score before the last step, at step)
+    fraction_were_induction: float
+    trajectories: dict[str, list[tuple[int, float, float]]]  # head -> [(step, induction, aie)]
+
+
+def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -> Transition:
+    induction, aie = select(table, "attention", "induction"), select(table, "fv", "aie")
+    final_aie = {h: pts[-1][1] for h, pts in aie.items()}
+    final_ind = {h: pts[-1][1] for h, pts in induction.items()}
+    fv_heads = sorted(final_aie, key=final_aie.get, reverse=True)[:top_n]
+    steps = [s for s, _ in induction[fv_heads[0]]]
+    crossing = [s for s in steps if any(dict(p)[s] >= FV_INDUCTION_THRESHOLD for p in induction.values())]
+    few = select(table, "fv", "few_shot_accuracy")[(None, None)]
+    half = (few[0][1] + few[-1][1]) / 2
+    earlier = {f"{l}.{h}": max(((v, s) for s, v in induction[(l, h)][:-1]), default=(0.0, 0)) for l, h in fv_heads}
+    trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)])] for l, h in aie}
+    return Transition(
+        fv_heads=fv_heads, induction_heads=sorted(final_ind, key=final_ind.get, reverse=True)[:top_n],
+        induction_step=crossing[0] if crossing else None,
+        fv_step=next((s for s, v in few if v >= half), None) if few[-1][1] > few[0][1] + 0.2 else None,
+        earlier_induction=earlier,
+        fraction_were_induction=sum(v >= FV_INDUCTION_THRESHOLD for v, _ in earlier.values()) / len(fv_heads),
+        trajectories=trajectories,
+    )

@@ -115,7 +115,8 @@ def fig_kcomposition(table: list[Row], f: Findings) -> go.Figure:
         return fig.update_layout(height=200, title="K-composition (Elhage)", xaxis_visible=False, yaxis_visible=False)
     senders = sorted({r["metric"].rsplit("/", 1)[1] for r in rows})
     receivers = sorted({f"{r['layer']}.{r['head']}" for r in rows})
-    z = [[next(r["value"] for r in rows if r["metric"].endswith("/" + s) and f"{r['layer']}.{r['head']}" == t) for t in receivers] for s in senders]
+    value = {(r["metric"].rsplit("/", 1)[1], f"{r['layer']}.{r['head']}"): r["value"] for r in rows}
+    z = [[value.get((s, t), float("nan")) for t in receivers] for s in senders]  # NaN: receiver not above sender
     fig = px.imshow(z, x=receivers, y=senders, text_auto=".3f", color_continuous_scale="Viridis",
                     labels=dict(x="receiver head (key side)", y="sender head (OV)", color="K-comp"))
     return fig.update_layout(height=420, title=f"K-composition (Elhage) at step {last}; random-matrix baseline {f.k_composition_baseline:.3f}")
@@ -127,8 +128,16 @@ def write_report(store: RunStore) -> Path:
     findings = compute_findings(table, store)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
-    body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures))
-    summary = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(findings))
+    lines, fv_html, data_fv = summary_lines(findings), "", {}
+    if any(r["probe"] == "fv" for r in table):
+        from probes.report_fv import fv_section
+
+        fv_lines, fv_figures, transition = fv_section(table)
+        fv_html = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in fv_lines) + "</ul>"
+        fv_html += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in fv_figures)
+        lines, data_fv = lines + fv_lines, {"fv_transition": transition.__dict__}
+    body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)) + fv_html
+    summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     config = store.config()
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ICL circuits — {html.escape(config.preset)}</title></head>"
             f"<body style='font-family:sans-serif;max-width:1200px;margin:auto'><h1>ICL circuits report: {html.escape(config.preset)}</h1>"
@@ -136,7 +145,7 @@ def write_report(store: RunStore) -> Path:
             f"<h2>Run config</h2><pre>{html.escape(config.to_json())}</pre></body></html>")
     out = store.path / REPORT_FILE
     atomic_write_text(out, page)
-    data = {"findings": findings.to_dict(), "summary": summary_lines(findings), "metrics": metrics,
+    data = {"findings": findings.to_dict(), "summary": lines, "metrics": metrics, **data_fv,
             "head_scores": {m: dict(zip(["steps", "values"], (lambda s, g: (s, g.tolist()))(*head_grid(table, p, m)))) for p, m in HEAD_METRICS}}
     atomic_write_text(store.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
     return out

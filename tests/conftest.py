@@ -21,21 +21,34 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
-    """The default attn-only-2l run, trained exactly as `icl-workbench train` does."""
+def shared_runs_root(tmp_path_factory):
+    """One checkpoint store for every science test and notebook: each preset is trained once per session."""
+    return tmp_path_factory.mktemp("shared-runs")
+
+
+def _preset_run(root, name):
     from circuits.presets import preset
     from circuits.train import train
 
-    return train(preset("attn-only-2l"), tmp_path_factory.mktemp("runs") / "attn-only-2l", progress=False)
+    return train(preset(name), root / name, progress=False)
 
 
 @pytest.fixture(scope="session")
-def control_run(tmp_path_factory):
-    """The 1-layer control, trained the same way."""
-    from circuits.presets import preset
-    from circuits.train import train
+def default_run(shared_runs_root):
+    """The default attn-only-2l run, trained exactly as `icl-workbench train` does."""
+    return _preset_run(shared_runs_root, "attn-only-2l")
 
-    return train(preset("attn-only-1l"), tmp_path_factory.mktemp("runs") / "attn-only-1l", progress=False)
+
+@pytest.fixture(scope="session")
+def control_run(shared_runs_root):
+    """The 1-layer control, trained the same way."""
+    return _preset_run(shared_runs_root, "attn-only-1l")
+
+
+@pytest.fixture(scope="session")
+def fv_run(shared_runs_root):
+    """The default fv run (abstractive ICL tasks mixed with repeats)."""
+    return _preset_run(shared_runs_root, "fv")
 
 
 @pytest.fixture(scope="session")

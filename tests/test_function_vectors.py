@@ -1,0 +1,86 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from builders import tiny_config
+
+from circuits.errors import WorkbenchError
+from circuits.model import FastTransformer
+from circuits.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
+from circuits.train import train
+from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
+                                     mean_head_activations, top_heads)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from fv_speed import naive_indirect_effects  # noqa: E402 - the benchmark's Todd-style per-head patching loop
+
+SMALL = FVSettings(shots=4, mean_prompts=6, corrupted_prompts=5, top_heads=2, eval_prompts=4)
+
+
+@pytest.fixture(scope="module")
+def fv_tiny(tmp_path_factory):
+    config = tiny_config(model=dict(d_vocab=80, n_ctx=24, attn_only=False, d_model=16, n_heads=2),
+                         data=dict(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8)),
+                         train=dict(steps=30))
+    store = train(config, tmp_path_factory.mktemp("fv") / "tiny", progress=False)
+    step = store.steps()[-1]
+    batch = TaskBatch.build(default_suite(), SMALL, 24, tuple(default_suite().names[::8]))
+    return store.load_bridge(step), FastTransformer(config.model, store.load_weights(step)), batch
+
+
+def test_task_prompts_follow_todd_and_never_show_the_query():
+    suite = default_suite()
+    assert len(suite.tasks) == 32 and len({t.family for t in suite.tasks}) == 4
+    task = suite.task("offset-1")
+    tokens, answers = prompts(suite, task, 5, 50, torch.Generator().manual_seed(0))
+    assert tokens.shape == (50, 12) and (tokens[:, 0] == 0).all()
+    xs, ys, query = tokens[:, 1:-1:2], tokens[:, 2:-1:2], tokens[:, -1]
+    assert torch.equal(ys, task.answer[xs - INPUTS[0]]) and torch.equal(answers, task.answer[query - INPUTS[0]])
+    assert not (xs == query[:, None]).any()  # xq is never among its own demonstrations
+    assert set(query.tolist()) <= set(INPUTS[suite.splits["test"]].tolist()) and (ys >= OUTPUTS[0]).all()
+    shuffled, same = prompts(suite, task, 5, 50, torch.Generator().manual_seed(0), shuffled=True)
+    assert torch.equal(same, answers) and torch.equal(shuffled[:, 1:-1:2], xs)
+    assert torch.equal(shuffled[:, 2:-1:2].sort(1).values, ys.sort(1).values) and not torch.equal(shuffled, tokens)
+
+
+def test_batched_aie_equals_the_per_head_patching_loop(fv_tiny):
+    bridge, fast, batch = fv_tiny
+    mean_z = mean_head_activations(fast, batch)
+    torch.testing.assert_close(indirect_effects(fast, batch, mean_z), naive_indirect_effects(bridge, batch, mean_z), atol=1e-5, rtol=0)
+
+
+def test_function_vector_is_the_sum_of_the_heads_outputs_and_injection_is_a_residual_add(fv_tiny):
+    _, fast, batch = fv_tiny
+    mean_z = mean_head_activations(fast, batch)[0]
+    heads = top_heads(torch.arange(fast.cfg.n_layers * fast.cfg.n_heads, dtype=torch.float).view(fast.cfg.n_layers, -1), 2)
+    assert heads == [(1, 1), (1, 0)]
+    vector = function_vector(fast, mean_z, heads)
+    w_o = fast.blocks[1].attn.o.weight  # [d_model, heads·d_head]
+    torch.testing.assert_close(vector, w_o @ mean_z[1].flatten(), atol=1e-5, rtol=0)
+    tokens = batch.zero_shot[0]
+    zero = torch.zeros(tokens.shape[0], fast.cfg.d_model)
+    torch.testing.assert_close(injected_logits(fast, tokens, zero, 0), fast(tokens)[:, -1])
+    assert top_heads(torch.tensor([[3.0, 2.0], [1.0, 0.0]]), 2, exclude=[(0, 0)]) == [(0, 1), (1, 0)]
+
+
+def test_bad_fv_requests_give_one_clear_error(fv_tiny):
+    _, fast, batch = fv_tiny
+    suite = default_suite()
+    with pytest.raises(WorkbenchError, match="k=25 shots but a task has only 20 demonstration examples"):
+        check_prompt_size(25, 128)
+    with pytest.raises(WorkbenchError, match="a 12-shot prompt needs 26 tokens but the model's context is n_ctx=24"):
+        TaskBatch.build(suite, FVSettings(shots=12), 24)
+    with pytest.raises(WorkbenchError, match="unknown task 'reverse-words'"):
+        suite.task("reverse-words")
+    with pytest.raises(WorkbenchError, match="layer 5 is out of range; this model has layers 0–1"):
+        injected_logits(fast, batch.zero_shot[0], torch.zeros(4, fast.cfg.d_model), 5)
+
+
+def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
+    from probes.suite import ProbeInputs
+    from probes.fv_analysis import fv_probe
+
+    step = tiny_run.steps()[-1]
+    with pytest.raises(WorkbenchError, match="the fv probe needs a run trained on fv-mix data"):
+        fv_probe(tiny_run.load_bridge(step), tiny_run.load_weights(step), ProbeInputs.for_run(tiny_run.config()))
