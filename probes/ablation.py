@@ -60,6 +60,17 @@ def replacements(reference: CleanPass, kind: str, seed: int = 0) -> list[Float[T
     return [z[perm] for z in reference.z]
 
 
+def last_position_patch(clean: CleanPass, values: list[Float[Tensor, "batch n_heads d_head"]]) -> list[Tensor]:
+    """Replacement z per layer that equals the clean z except at the last position, where it is `values[layer]`
+    (Todd et al.'s patch, and Yin & Steinhardt's last-position mean ablation)."""
+    patched = []
+    for z, value in zip(clean.z, values):
+        z = z.clone()
+        z[:, -1] = value
+        patched.append(z)
+    return patched
+
+
 @torch.no_grad()
 def _run_from(fast: FastTransformer, clean: CleanPass, start: int, conditions: Bool[Tensor, "cond n_layers n_heads"],
               repl: list[Tensor]) -> Float[Tensor, "rows pos d_vocab"]:

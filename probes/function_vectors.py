@@ -25,7 +25,7 @@ from torch import Tensor
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from circuits.tasks import TaskSuite, check_prompt_size, prompts
-from probes.ablation import clean_pass, run_conditions, single_head_conditions
+from probes.ablation import clean_pass, last_position_patch, run_conditions, single_head_conditions
 
 FV_SEED = 1_2024
 
@@ -100,11 +100,7 @@ def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) ->
     tasks, m = batch.corrupted.shape[:2]
     flat = rearrange(batch.corrupted, "t m p -> (t m) p")
     clean = clean_pass(fast, flat)
-    repl = []
-    for layer, z in enumerate(clean.z):
-        patched = z.clone()
-        patched[:, -1] = mean_z[:, layer].repeat_interleave(m, dim=0)  # each prompt gets its own task's ā
-        repl.append(patched)
+    repl = last_position_patch(clean, [mean_z[:, layer].repeat_interleave(m, dim=0) for layer in range(len(fast.blocks))])  # own task's ā
     n_layers, n_heads = len(fast.blocks), fast.cfg.n_heads
     conds = torch.cat([torch.zeros(1, n_layers, n_heads, dtype=torch.bool), single_head_conditions(n_layers, n_heads)])
     answers = batch.corrupted_answers.flatten()

@@ -5,6 +5,7 @@ Per checkpoint (rows of the tidy table, probe "fv"):
   model-level  few_shot_accuracy, zero_shot_accuracy, shuffled_accuracy (10-shot shuffled-label prompts)
                fv_zero_shot_accuracy/L{ℓ}, fv_shuffled_accuracy/L{ℓ}   the task's FV added after layer ℓ
                other_task_fv_zero_shot_accuracy, random_heads_fv_zero_shot_accuracy   baselines at the best layer
+               (the random heads are drawn from outside the FV set)
                ablate_{fv|induction}{_excl}/few_shot_accuracy, …/icl_score_change   top-n heads mean-ablated
 FV-injected accuracy is measured on the test queries the model answers correctly with 10 shots (Todd), or on all
 of them when it answers none; no_fv_{zero_shot|shuffled}_accuracy is the baseline on exactly those prompts. Ablation (Yin & Steinhardt): the top-n heads by AIE or by induction score are
@@ -22,7 +23,7 @@ from einops import rearrange
 from circuits.model import FastTransformer
 from circuits.tasks import default_suite
 from probes import detectors
-from probes.ablation import ablation_effects, clean_pass, head_set_mask, run_conditions
+from probes.ablation import ablation_effects, clean_pass, head_set_mask, last_position_patch, run_conditions
 from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
                                      last_logits, mean_head_activations, top_heads)
 from probes.suite import ProbeInputs, Row, head_rows, model_row
@@ -50,8 +51,9 @@ def _accuracy_rows(fast: FastTransformer, batch: TaskBatch) -> tuple[list[Row], 
 def _injection_rows(fast: FastTransformer, batch: TaskBatch, mean_z: torch.Tensor, heads: list, keep: torch.Tensor) -> list[Row]:
     n_tasks, per_task = batch.eval_answers.shape
     vectors = torch.stack([function_vector(fast, mean_z[t], heads) for t in range(n_tasks)])
-    gen = torch.Generator().manual_seed(7)
-    random_heads = [divmod(int(i), fast.cfg.n_heads) for i in torch.randperm(fast.cfg.n_layers * fast.cfg.n_heads, generator=gen)[: len(heads)]]
+    gen = torch.Generator().manual_seed(7)  # random heads from outside the FV set: with 8 heads, 3 random ones overlap it
+    others = [divmod(int(i), fast.cfg.n_heads) for i in torch.randperm(fast.cfg.n_layers * fast.cfg.n_heads, generator=gen)]
+    random_heads = [h for h in others if h not in heads][: len(heads)]
     baselines = {"other_task": vectors.roll(1, dims=0),
                  "random_heads": torch.stack([function_vector(fast, mean_z[t], random_heads) for t in range(n_tasks)])}
     answers, rows, best = _flat(batch.eval_answers)[keep], [], (-1.0, 0)
@@ -71,11 +73,7 @@ def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets:
     """Few-shot accuracy with each head set mean-ablated at the last position (mean over all tasks' prompts)."""
     tokens, answers = _flat(batch.few_shot), _flat(batch.eval_answers)
     clean = clean_pass(fast, tokens)
-    repl = []
-    for z in clean.z:
-        patched = z.clone()
-        patched[:, -1] = z[:, -1].mean(0)
-        repl.append(patched)
+    repl = last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])
     masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in head_sets])
     hits = run_conditions(fast, clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n))
     return hits.float().mean(1)

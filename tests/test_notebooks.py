@@ -14,7 +14,8 @@ def test_there_are_four_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(path, shared_runs_root, monkeypatch, record_property):
+def test_notebook_executes(path, shared_runs_root, default_run, control_run, fv_run, monkeypatch, record_property):
+    """The science fixtures train the shared runs first, so a notebook's time is its own work (04 trains 3 layers)."""
     import jupytext
     from nbclient import NotebookClient
 
