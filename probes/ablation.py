@@ -73,11 +73,16 @@ def last_position_patch(clean: CleanPass, values: list[Float[Tensor, "batch n_he
 
 @torch.no_grad()
 def _run_from(fast: FastTransformer, clean: CleanPass, start: int, conditions: Bool[Tensor, "cond n_layers n_heads"],
-              repl: list[Tensor]) -> Float[Tensor, "rows pos d_vocab"]:
-    """Logits of conditions whose first ablated layer is `start`, one row block per condition."""
+              repl: list[Tensor], last_only: bool = False) -> Float[Tensor, "rows out_pos d_vocab"]:
+    """Logits of conditions whose first ablated layer is `start`, one row block per condition.
+
+    `last_only`: only the last position's logits are needed (and only it is edited): the last block's position-wise
+    part and the unembedding then run on that position alone.
+    """
     n_cond, batch = conditions.shape[0], clean.final.shape[0]
+    keep = slice(-1, None) if last_only else slice(None)
     if start == len(fast.blocks):  # nothing ablated: the clean run
-        return fast.logits(repeat(clean.final, "b p m -> (c b) p m", c=n_cond))
+        return fast.logits(repeat(clean.final[:, keep], "b p m -> (c b) p m", c=n_cond))
     x = repeat(clean.resid[start], "b p m -> (c b) p m", c=n_cond)
     for layer in range(start, len(fast.blocks)):
         block = fast.blocks[layer]
@@ -85,6 +90,8 @@ def _run_from(fast: FastTransformer, clean: CleanPass, start: int, conditions: B
         if conditions[:, layer].any():
             mask = repeat(conditions[:, layer], "c h -> (c b) 1 h 1", b=batch)
             z = torch.where(mask, repeat(repl[layer], "b p h d -> (c b) p h d", c=n_cond), z)
+        if layer == len(fast.blocks) - 1:  # finish is position-wise: the last block may drop unneeded positions
+            x, z = x[:, keep], z[:, keep]
         x = block.finish(x, z)
     return fast.logits(x)
 
@@ -108,8 +115,9 @@ def _losses(fast: FastTransformer, tokens: Tensor, clean: CleanPass, repl: list[
 
 
 def run_conditions(fast: FastTransformer, clean: CleanPass, conditions: Bool[Tensor, "cond n_layers n_heads"],
-                   repl: list[Tensor], readout) -> Tensor:
-    """`readout(logits [(c·batch), pos, vocab], c)` for every condition, stacked to [cond, batch, …].
+                   repl: list[Tensor], readout, last_only: bool = False) -> Tensor:
+    """`readout(logits [(c·batch), pos, vocab], c)` for every condition, stacked to [cond, batch, …]
+    (with `last_only`, logits of the last position only: [(c·batch), 1, vocab]).
 
     Conditions are grouped by their first edited layer and run in chunks of at most MAX_ROWS sequences.
     """
@@ -118,7 +126,7 @@ def run_conditions(fast: FastTransformer, clean: CleanPass, conditions: Bool[Ten
     out: Tensor | None = None
     for start in first.unique().tolist():
         for chunk in (first == start).nonzero().squeeze(1).split(max(1, MAX_ROWS // batch)):
-            result = readout(_run_from(fast, clean, start, conditions[chunk], repl), len(chunk))
+            result = readout(_run_from(fast, clean, start, conditions[chunk], repl, last_only), len(chunk))
             result = result.view(len(chunk), batch, *result.shape[1:])
             if out is None:
                 out = result.new_empty(len(conditions), *result.shape[1:])

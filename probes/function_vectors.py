@@ -105,7 +105,7 @@ def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) ->
     conds = torch.cat([torch.zeros(1, n_layers, n_heads, dtype=torch.bool), single_head_conditions(n_layers, n_heads)])
     answers = batch.corrupted_answers.flatten()
     readout = lambda logits, n: logits[:, -1].softmax(-1).gather(1, answers.repeat(n)[:, None]).squeeze(1)  # noqa: E731
-    probs = run_conditions(fast, clean, conds, repl, readout)  # [cond, (t m)]
+    probs = run_conditions(fast, clean, conds, repl, readout, last_only=True)  # [cond, (t m)]
     cie = (probs[1:] - probs[:1]).view(n_layers, n_heads, tasks, m).mean(-1)
     return rearrange(cie, "l h t -> t l h")
 

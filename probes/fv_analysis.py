@@ -75,7 +75,7 @@ def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets:
     clean = clean_pass(fast, tokens)
     repl = last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])
     masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in head_sets])
-    hits = run_conditions(fast, clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n))
+    hits = run_conditions(fast, clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n), last_only=True)
     return hits.float().mean(1)
 
 
