@@ -120,7 +120,8 @@ class Transition:
     induction_heads: list[tuple[int, int]]  # final top heads by induction score
     induction_step: int | None  # first checkpoint with some head's induction score ≥ FV_INDUCTION_THRESHOLD
     fv_step: int | None  # first checkpoint with few-shot accuracy ≥ halfway from its first to its last value
-    earlier_induction: dict[str, tuple[float, int]]  # FV head -> (max induction score before the last step, at step)
+    earlier_induction: dict[str, tuple[float, int]]  # FV head -> (max induction score before its AIE onset, at step)
+    aie_onset: dict[str, int]  # FV head -> first checkpoint where its AIE reaches half its final value
     fraction_were_induction: float
     trajectories: dict[str, list[tuple[int, float, float]]]  # head -> [(step, induction, aie)]
 
@@ -134,13 +135,14 @@ def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -
     crossing = [s for s in steps if any(dict(p)[s] >= FV_INDUCTION_THRESHOLD for p in induction.values())]
     few = select(table, "fv", "few_shot_accuracy")[(None, None)]
     half = (few[0][1] + few[-1][1]) / 2
-    earlier = {f"{l}.{h}": max(((v, s) for s, v in induction[(l, h)][:-1]), default=(0.0, 0)) for l, h in fv_heads}
+    onset = {f"{l}.{h}": next(s for s, v in aie[(l, h)] if v >= 0.5 * final_aie[(l, h)]) for l, h in fv_heads}
+    earlier = {f"{l}.{h}": max(((v, s) for s, v in induction[(l, h)] if s < onset[f"{l}.{h}"]), default=(0.0, 0)) for l, h in fv_heads}
     trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)])] for l, h in aie}
     return Transition(
         fv_heads=fv_heads, induction_heads=sorted(final_ind, key=final_ind.get, reverse=True)[:top_n],
         induction_step=crossing[0] if crossing else None,
         fv_step=next((s for s, v in few if v >= half), None) if few[-1][1] > few[0][1] + 0.2 else None,
-        earlier_induction=earlier,
+        earlier_induction=earlier, aie_onset=onset,
         fraction_were_induction=sum(v >= FV_INDUCTION_THRESHOLD for v, _ in earlier.values()) / len(fv_heads),
         trajectories=trajectories,
     )

@@ -77,13 +77,13 @@ def fig_ablation(table: list[Row]) -> go.Figure:
 def fv_summary(table: list[Row], t: Transition) -> list[str]:
     layer = int(_final(table, "fv_best_layer"))
     fmt = lambda heads: ", ".join(f"{l}.{h}" for l, h in heads)  # noqa: E731
-    earlier = "; ".join(f"{h}: {v:.2f} at step {s}" for h, (v, s) in t.earlier_induction.items())
+    earlier = "; ".join(f"{h}: AIE onset step {t.aie_onset[h]}, earlier induction score {v:.2f} at step {s}" for h, (v, s) in t.earlier_induction.items())
     return [
         f"Induction heads formed first (some head's induction score ≥ {FV_INDUCTION_THRESHOLD} from step {t.induction_step}); "
         f"few-shot task accuracy passed halfway to its final value at step {t.fv_step}.",
         f"Final FV heads (top-{len(t.fv_heads)} by AIE): {fmt(t.fv_heads)}; top induction heads: {fmt(t.induction_heads)}.",
-        f"{t.fraction_were_induction:.0%} of the final FV heads had an induction score ≥ {FV_INDUCTION_THRESHOLD} at an earlier checkpoint "
-        f"(highest earlier induction score — {earlier}).",
+        f"{t.fraction_were_induction:.0%} of the final FV heads had an induction score ≥ {FV_INDUCTION_THRESHOLD} at a checkpoint before "
+        f"their AIE reached half its final value ({earlier}).",
         f"10-shot accuracy {_final(table, 'few_shot_accuracy'):.2f}, zero-shot {_final(table, 'zero_shot_accuracy'):.2f}. On the "
         f"{_final(table, 'evaluated_prompts'):.0f} test prompts answered correctly with 10 shots, adding the task's FV after layer {layer} "
         f"lifts zero-shot accuracy {_final(table, 'no_fv_zero_shot_accuracy'):.2f} → {_final(table, f'fv_zero_shot_accuracy/L{layer}'):.2f} "

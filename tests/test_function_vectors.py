@@ -84,3 +84,23 @@ def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
     step = tiny_run.steps()[-1]
     with pytest.raises(WorkbenchError, match="the fv probe needs a run trained on fv-mix data"):
         fv_probe(tiny_run.load_bridge(step), tiny_run.load_weights(step), ProbeInputs.for_run(tiny_run.config()))
+
+
+def test_transition_analysis_counts_heads_that_were_induction_heads_before_their_aie_rose():
+    from probes.fv_analysis import transition_analysis
+
+    steps = [0, 100, 200, 300, 400]
+    # head 1.0: induction first (step 100), FV later (step 300); head 1.1: FV without ever being an induction head
+    induction = {(1, 0): [0.0, 0.8, 0.7, 0.2, 0.1], (1, 1): [0.0, 0.1, 0.1, 0.1, 0.1], (0, 0): [0.0] * 5}
+    aie = {(1, 0): [0.0, 0.0, 0.01, 0.2, 0.3], (1, 1): [0.0, 0.0, 0.0, 0.1, 0.2], (0, 0): [0.0] * 5}
+    few = [0.1, 0.1, 0.2, 0.8, 0.9]
+    table = [{"step": s, "tokens": s, "layer": l, "head": h, "probe": "attention", "metric": "induction", "value": v[i]}
+             for (l, h), v in induction.items() for i, s in enumerate(steps)]
+    table += [{"step": s, "tokens": s, "layer": l, "head": h, "probe": "fv", "metric": "aie", "value": v[i]}
+              for (l, h), v in aie.items() for i, s in enumerate(steps)]
+    table += [{"step": s, "tokens": s, "layer": None, "head": None, "probe": "fv", "metric": "few_shot_accuracy", "value": v}
+              for s, v in zip(steps, few)]
+    t = transition_analysis(table, top_n=2)
+    assert t.fv_heads == [(1, 0), (1, 1)] and t.induction_step == 100 and t.fv_step == 300
+    assert t.aie_onset == {"1.0": 300, "1.1": 300} and t.earlier_induction["1.0"] == (0.8, 100)
+    assert t.fraction_were_induction == 0.5
