@@ -60,9 +60,10 @@ def replacements(reference: CleanPass, kind: str, seed: int = 0) -> list[Float[T
     return [z[perm] for z in reference.z]
 
 
-def last_position_patch(clean: CleanPass, values: list[Float[Tensor, "batch n_heads d_head"]]) -> list[Tensor]:
+def last_position_patch(clean: CleanPass, values: list[Tensor]) -> list[Tensor]:
     """Replacement z per layer that equals the clean z except at the last position, where it is `values[layer]`
-    (Todd et al.'s patch, and Yin & Steinhardt's last-position mean ablation)."""
+    ([batch, n_heads, d_head], or [n_heads, d_head] broadcast over the batch) — Todd et al.'s patch, and Yin &
+    Steinhardt's last-position mean ablation."""
     patched = []
     for z, value in zip(clean.z, values):
         z = z.clone()

@@ -66,7 +66,7 @@ def _injection_rows(fast: FastTransformer, batch: TaskBatch, mean_z: torch.Tenso
     for name, vec in baselines.items():
         acc = (injected_logits(fast, _flat(batch.zero_shot)[keep], per_row(vec), best[1]).argmax(-1) == answers).float().mean()
         rows.append(model_row("fv", f"{name}_fv_zero_shot_accuracy", acc))
-    return rows + [model_row("fv", "fv_best_layer", best[1])]
+    return rows + [model_row("fv", "fv_best_layer", float(best[1]))]
 
 
 def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets: list[list]) -> torch.Tensor:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from builders import tiny_config
+from builders import tiny_config, tiny_data, tiny_train
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
@@ -104,3 +104,19 @@ def test_transition_analysis_counts_heads_that_were_induction_heads_before_their
     assert t.fv_heads == [(1, 0), (1, 1)] and t.induction_step == 100 and t.fv_step == 300
     assert t.aie_onset == {"1.0": 300, "1.1": 300} and t.earlier_induction["1.0"] == (0.8, 100)
     assert t.fraction_were_induction == 0.5
+
+
+def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
+    """Runs the whole fv probe under the runtime shape/type checks, on a tiny fv-mix model."""
+    from circuits.config import RunConfig
+    from probes.fv_analysis import fv_probe
+    from probes.suite import ProbeInputs
+
+    bridge, fast, _ = fv_tiny
+    data = tiny_data(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
+    config = RunConfig(preset="tiny-fv", model=fast.cfg, data=data, train=tiny_train())
+    rows = fv_probe(bridge, fast.state_dict(), ProbeInputs.for_run(config), SMALL)
+    metrics = {r["metric"] for r in rows}
+    assert {"aie", "few_shot_accuracy", "fv_best_layer", "fv_zero_shot_accuracy/L0", "ablate_fv_excl/few_shot_accuracy"} <= metrics
+    assert all(isinstance(r["value"], float) for r in rows)
+    assert len([r for r in rows if r["metric"] == "aie"]) == fast.cfg.n_layers * fast.cfg.n_heads
