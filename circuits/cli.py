@@ -71,11 +71,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_probe_commands(sub) -> None:
-    """analyze / report / demo live in probes.commands (imported lazily)."""
-    try:
-        from probes.commands import add_commands
-    except ImportError:  # probes not built yet
-        return
+    """analyze / report / demo live in probes.cli (light to import; the probes themselves load lazily)."""
+    from probes.cli import add_commands
+
     add_commands(sub)
 
 

@@ -54,14 +54,8 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
 }
 
 
-def register(name: str, builder: Callable[[], RunConfig]) -> None:
-    PRESETS[name] = builder
-
-
 def preset(name: str) -> RunConfig:
     """The RunConfig of a named preset."""
-    import circuits.tasks  # noqa: F401 - registers the fv preset
-
     if name not in PRESETS:
         raise WorkbenchError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
     return PRESETS[name]()

@@ -21,7 +21,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from circuits.config import DataConfig, ModelConfig
-from circuits.data import BOS, RepeatedTokens, register, with_bos
+from circuits.data import RepeatedTokens, register, with_bos
 from circuits.errors import WorkbenchError
 
 N_WORDS = 32

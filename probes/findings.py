@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import torch
 
 from circuits.model import FastTransformer
 from circuits.store import RunStore

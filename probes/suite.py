@@ -127,10 +127,6 @@ def default_probes(config: RunConfig) -> tuple[str, ...]:
     return DEFAULT_PROBES + (("fv",) if config.data.name == "fv-mix" else ())
 
 
-def register(name: str, probe: Callable[[Any, dict, ProbeInputs], list[Row]]) -> None:
-    PROBES[name] = probe
-
-
 def check_probe_names(names: tuple[str, ...] | list[str]) -> None:
     unknown = [n for n in names if n not in PROBES]
     if unknown:

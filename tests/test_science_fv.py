@@ -1,6 +1,5 @@
 """Issue 4's claims on the trained default `fv` run: the FV method works, and the order in which circuits form."""
 import pytest
-import torch
 
 from circuits.model import FastTransformer
 from circuits.tasks import default_suite
