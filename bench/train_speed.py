@@ -3,7 +3,7 @@
     python bench/train_speed.py [--steps 100] [--rounds 5] [--threads 2] [--full-run]
 
 Both start from the identical native attn-only-2l weights and see the identical pre-generated batches (32 × 64
-tokens). Ours: `circuits.train._step` (FastTransformer/SDPA, AdamW, cosine schedule, grad clipping). Theirs:
+tokens). Ours: `circuits.train._step` (FastTransformer with fused QKV and batched attention, AdamW, cosine schedule, grad clipping). Theirs:
 `transformer_lens.tools.training.train` on the TransformerBridge (AdamW, grad clipping, no decay). With --full-run
 it also times the complete default `attn-only-2l` run (training + evals + ~40 checkpoints) from scratch.
 The two trainers alternate for several rounds and the median ratio is reported: this shared VM's speed drifts by

@@ -5,7 +5,7 @@ Modules, one job each:
   config   – frozen dataclass configs (model, data, training, run) and their JSON form
   presets  – named run configs (attn-only-1l … full-3l)
   data     – seeded synthetic data generators (repeated tokens, in-context Markov chains, byte text)
-  model    – TransformerBridge.boot_native builder and the fast SDPA training model (same state dict)
+  model    – TransformerBridge.boot_native builder and the fast training twin (same state dict)
   schedule – learning-rate and checkpoint schedules
   store    – the on-disk run directory (safetensors + JSON, atomic writes)
   train    – the trainer (AdamW, warm-up + cosine, clipping, periodic eval, resume)
