@@ -1,8 +1,9 @@
 """The trainer: AdamW, warm-up + cosine decay, gradient clipping, periodic eval, checkpoints, exact resume.
 
 Training runs on `FastTransformer` (fused QKV, batched baddbmm attention); its state dict is the TransformerLens
-native state dict, so each checkpoint loads straight into a `TransformerBridge`. A run interrupted at any point resumes from its last
-complete checkpoint and reproduces the uninterrupted run exactly (same weights, optimizer and data stream).
+native state dict, so each checkpoint loads straight into a `TransformerBridge`. A run interrupted at any point
+resumes from its last complete checkpoint and reproduces the uninterrupted run exactly (same weights, optimizer and
+data stream).
 """
 from __future__ import annotations
 
