@@ -72,7 +72,7 @@ class DataConfig:
     seq_len: int = 64
     repeat_min: int = 4  # repeated-tokens: shortest period
     repeat_max: int = 31  # repeated-tokens: longest period
-    heldout_lengths: tuple[int, ...] = (6, 11, 17, 23)  # periods never trained on (probed instead)
+    heldout_lengths: tuple[int, ...] = (17, 19, 23, 29)  # periods never trained on (probed instead)
     markov_alpha: float = 0.25  # markov: Dirichlet concentration of each bigram row
     text_path: str | None = None  # text: a local file, read as bytes
     fv_fraction: float = 0.75  # fv-mix: share of sequences that are abstractive-ICL task prompts

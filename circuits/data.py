@@ -14,6 +14,7 @@ Generators (the `name` a `DataConfig` refers to):
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from collections.abc import Callable
 
@@ -74,7 +75,20 @@ class RepeatedTokens:
 
 
 def training_lengths(data: DataConfig) -> list[int]:
-    return [n for n in range(data.repeat_min, data.repeat_max + 1) if n not in data.heldout_lengths]
+    """Periods trained on: [repeat_min, repeat_max] minus the held-out periods and every period that shares a
+    multiple with a held-out one inside the context.
+
+    A positional shortcut for a trained period Q attends to fixed offsets m·Q − 1; it would also hit a held-out
+    period P's induction targets (offsets n·P − 1) whenever m·Q = n·P < seq_len. Excluding such Q (e.g. 3 and 6 for a
+    held-out 9 at seq_len 23; none for the primes 17–29 at seq_len 64) keeps the held-out probe free of trained offsets.
+    """
+    return [q for q in range(data.repeat_min, data.repeat_max + 1)
+            if not any(_shared_multiple(q, p, data.seq_len) for p in data.heldout_lengths)]
+
+
+def _shared_multiple(q: int, p: int, seq_len: int) -> bool:
+    """Whether periods q and p have a common multiple below seq_len (q == p included)."""
+    return math.lcm(q, p) < seq_len
 
 
 class InContextMarkov:

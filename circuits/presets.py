@@ -17,7 +17,7 @@ DEFAULT_PRESET = "attn-only-2l"
 # steps or the model found a non-induction solution; vocab 128 so chance repeats rarely mislead an induction head.
 INDUCTION_MODEL = ModelConfig(n_layers=2, d_model=64, n_heads=4, n_ctx=64, d_vocab=128, attn_only=True,
                               normalization=None, positional="standard", init_range=0.1)
-INDUCTION_DATA = DataConfig(name="repeated-tokens", seq_len=64, repeat_min=4, repeat_max=31, heldout_lengths=(6, 11, 17, 23))
+INDUCTION_DATA = DataConfig(name="repeated-tokens", seq_len=64, repeat_min=4, repeat_max=31, heldout_lengths=(17, 19, 23, 29))
 INDUCTION_TRAIN = TrainConfig(steps=3000, batch_size=32, lr=3e-3, warmup_steps=50, weight_decay=0.01)
 
 
@@ -39,7 +39,7 @@ def _function_vectors() -> RunConfig:
     # LayerNorm with init std 0.02 — neither transition by step 3,600.
     model = ModelConfig(n_layers=2, d_model=64, n_heads=4, n_ctx=24, d_vocab=128, attn_only=False, act_fn="gelu",
                         normalization=None, positional="standard", init_range=0.1)
-    data = DataConfig(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8), fv_fraction=0.6)
+    data = DataConfig(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(7, 9, 11), fv_fraction=0.6)
     train = TrainConfig(steps=6000, batch_size=64, lr=3e-3, warmup_steps=100, weight_decay=0.01, eval_every=100)
     return RunConfig(preset="fv", model=model, data=data, train=train)
 
