@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from circuits.errors import WorkbenchError
@@ -28,8 +29,6 @@ def _analyze(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    import json
-
     from circuits.store import ANALYSIS_DIR, RunStore
     from probes.report import REPORT_DATA_FILE, write_report
 
@@ -45,11 +44,34 @@ def _demo(args: argparse.Namespace) -> None:
     from circuits.train import train
 
     config = preset(args.preset)
+    if args.seeds:
+        return _demo_seeds(args, config)
     out = args.root / config.preset
     train(config, out, progress=not args.quiet)  # resumes / returns at once when the run is complete
     args.run = str(out)
     _analyze(args)
     _report(args)
+
+
+def _demo_seeds(args: argparse.Namespace, config) -> None:
+    """Train, analyze and report seeds 0 … N−1 (runs PRESET-seedK), then the claims over seeds."""
+    from circuits.store import RunStore
+    from circuits.train import train
+    from probes.seeds import seed_config, seed_run_name, write_seed_report
+
+    runs = []
+    for seed in range(args.seeds):
+        out = args.root / seed_run_name(config.preset, seed)
+        train(seed_config(config, seed), out, progress=not args.quiet)
+        args.run = str(out)
+        _analyze(args)
+        _report(args)
+        runs.append(RunStore(out))
+    report = write_seed_report(runs, args.root / f"{config.preset}-seeds")
+    print(f"\nover {args.seeds} seeds:")
+    for line in json.loads((report.parent / "seeds.json").read_text()):
+        print(line["sentence"])
+    print(f"seed report: {report}")
 
 
 def add_commands(sub) -> None:
@@ -63,5 +85,6 @@ def add_commands(sub) -> None:
     r.set_defaults(func=_report)
     d = sub.add_parser("demo", help="train the default run unless it exists, analyze it, write its report")
     d.add_argument("--preset", default="attn-only-2l")
+    d.add_argument("--seeds", type=int, default=0, help="train seeds 0…N−1 (runs PRESET-seedK) and report every claim over them")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_demo, probes=None)

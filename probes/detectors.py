@@ -9,15 +9,29 @@ Averaging over rows that have a target — instead of TransformerLens's Σ(A⊙P
 induction and duplicate scores to the repeated part of [BOS, r, r], so a perfect head scores 1.0 (see
 shared/reference/papers.md). Olsson's prefix-matching score is the induction pattern on Olsson's input (25 random
 tokens repeated, BOS first; `probes.inputs.prefix_matching_tokens`).
+
+Content control (required for induction, prefix-matching and duplicate-token scores). A head that attends to a fixed
+offset, ignoring content, puts mass on the induction targets of any period whose stripe it happens to hit (the
+positional shortcut of a trained period, or a BOS-relative habit). So each content score is reported three ways:
+  raw      the score above, per period, periods weighted equally
+  control  the same head's attention mass on the same query→key position pairs, measured on sequences of the same
+           length in which no token repeats (`probes.inputs.RepeatProbe.control`)
+  score    raw − control: the attention that *content* buys; the findings and flags use this one.
+Departure from Olsson et al. 2022 (arXiv 2209.11895), stated: Olsson report the raw prefix-matching score on
+natural text, where positional heads are rare evidence; on synthetic repeats a positional head tuned to the probe
+period scores ≈ 1 raw, so we subtract the control. A perfect induction head keeps ≈ 1 (its control is ≈ 1/position),
+a content-blind head scores ≈ 0 whatever its offsets.
 """
 from __future__ import annotations
 
 import torch
+from dataclasses import dataclass
+
 from einops import einsum
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from probes.inputs import check_fits
+from probes.inputs import RepeatProbe, check_fits
 
 Patterns = Float[Tensor, "n_layers batch n_heads q k"]
 Target = Bool[Tensor, "batch q k"]
@@ -70,3 +84,38 @@ def duplicate_token_score(patterns: Patterns, tokens: Int[Tensor, "batch pos"]) 
 def induction_score(patterns: Patterns, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "n_layers n_heads"]:
     """Olsson / Yin & Steinhardt: mean attention to the token after an earlier occurrence of the current token."""
     return pattern_score(patterns, induction_target(tokens))
+
+
+@dataclass(frozen=True)
+class ControlledScore:
+    """A content score with its control (see the module docstring); `score` = raw − control."""
+
+    raw: Float[Tensor, "n_layers n_heads"]
+    control: Float[Tensor, "n_layers n_heads"]
+
+    @property
+    def score(self) -> Float[Tensor, "n_layers n_heads"]:
+        return self.raw - self.control
+
+
+def controlled_score(patterns: Patterns, control_patterns: Patterns, probe: RepeatProbe, target_fn) -> ControlledScore:
+    """Per period: mass on `target_fn(probe.tokens)` in `patterns` (raw) and on the same pairs in `control_patterns`
+    (control); then the mean over periods, each weighing the same."""
+    target = target_fn(probe.tokens)
+    raw, control = [], []
+    for period in probe.period.unique():
+        rows = probe.period == period
+        raw.append(pattern_score(patterns[:, rows], target[rows]))
+        control.append(pattern_score(control_patterns[:, rows], target[rows]))
+    return ControlledScore(torch.stack(raw).mean(0), torch.stack(control).mean(0))
+
+
+def content_scores(model, probe: RepeatProbe, targets: dict) -> dict[str, ControlledScore]:
+    """`controlled_score` for each named target rule, from one forward pass on the probe and one on its control."""
+    patterns, control = attention_patterns(model, probe.tokens), attention_patterns(model, probe.control)
+    return {name: controlled_score(patterns, control, probe, fn) for name, fn in targets.items()}
+
+
+def controlled_induction_score(model, probe: RepeatProbe) -> Float[Tensor, "n_layers n_heads"]:
+    """Induction score minus its content control (what the findings call the induction score)."""
+    return content_scores(model, probe, {"induction": induction_target})["induction"].score

@@ -1,26 +1,37 @@
-"""The headline facts of a sweep, computed from the tidy table: which heads are induction heads, when they formed,
-which previous-token head feeds them, and what ablating them costs. The report's text and the science tests both
-read these, so the numbers in the summary are the numbers the tests check.
+"""The headline facts of an induction run, as claims computed from the sweep table (Olsson et al. 2022, arXiv
+2209.11895): which heads are induction heads (content-controlled score), whether and when they formed, which
+previous-token head feeds them, and what ablating them costs next to same-size random head sets. The report, the
+seed summary and the science tests all read these, so the numbers in a sentence are the numbers the tests check.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
+import torch
 
 from circuits.model import FastTransformer
 from circuits.store import RunStore
 from probes.ablation import ablation_effects, head_set_mask
+from probes.claims import Claim, fmt, label, make_claim
 from probes.icl import PhaseChange, locate_phase_change
 from probes.suite import ProbeInputs, Row
 from probes.sweep import select
+from probes.thresholds import (ABLATION_MIN_NATS, ABLATION_RANDOM_SETS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
+                               INDUCTION_THRESHOLD,
+                               K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD)
 
-INDUCTION_THRESHOLD = 0.5  # an "induction head": induction score ≥ this on held-out periods
-PREVIOUS_TOKEN_THRESHOLD = 0.4
 Head = tuple[int, int]
 
 
 def final_scores(table: list[Row], probe: str, metric: str) -> dict[tuple, float]:
     return {key: points[-1][1] for key, points in select(table, probe, metric).items()}
+
+
+def induction_noise_floor(induction: dict[tuple, list[tuple[int, float]]]) -> float:
+    """The controlled induction score's noise floor: the largest |score| of any head at the first checkpoint (no
+    content circuit exists yet), and never below INDUCTION_NOISE_FLOOR."""
+    return max(INDUCTION_NOISE_FLOOR, max(abs(points[0][1]) for points in induction.values()))
 
 
 def first_crossing(points: list[tuple[int, float]], threshold: float) -> int | None:
@@ -30,41 +41,50 @@ def first_crossing(points: list[tuple[int, float]], threshold: float) -> int | N
 @dataclass(frozen=True)
 class Findings:
     top_induction_head: Head
-    induction_heads: list[Head]  # flagged at the last checkpoint, best first
-    induction_scores: dict[str, float]  # final, "L.H" -> score
-    crossing_step: int | None  # first checkpoint where the top head's induction score ≥ threshold
-    induction_change: PhaseChange  # window of the top head's induction score
-    icl_change: PhaseChange  # window of the ICL score
+    induction_heads: list[Head]  # controlled score ≥ threshold at the last checkpoint, best first
+    induction_scores: dict[str, float]  # final controlled score, "L.H" -> score
+    raw_scores: dict[str, float]  # final raw score
+    control_scores: dict[str, float]  # final content control
+    crossing_step: int | None  # first checkpoint where the top head's controlled score ≥ threshold
+    induction_change: PhaseChange  # the top head's controlled induction score
+    icl_change: PhaseChange  # the ICL score
     previous_token_head: Head | None  # the layer-below head that K-composes most with the top induction head
     previous_token_score: float | None
     k_composition: float | None
     k_composition_baseline: float
     ablation: dict[str, dict[str, float]]  # "L.H" -> {kind/metric: Δ} at the last checkpoint
     set_ablation: dict[str, float]  # mean-ablating all flagged induction heads together
+    random_set_ablation: list[float]  # Δ repeat loss of every other same-size head set (the control)
     clean: dict[str, float]  # clean loss / ICL score / repeat loss at the last checkpoint
+    icl_start: float  # the ICL score at the first checkpoint
+    claims: list[Claim]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _label(head: Head) -> str:
-    return f"{head[0]}.{head[1]}"
-
-
 def _partner(table: list[Row], top: Head) -> tuple[Head | None, float | None, float | None]:
     """The sender in a lower layer whose K-composition into `top` is largest, with its previous-token score."""
-    if top[0] == 0:
-        return None, None, None
+    last = table[-1]["step"]
     rows = [r for r in table if r["probe"] == "weights" and r["metric"].startswith("k_composition/from/")
-            and (r["layer"], r["head"]) == top and r["step"] == table[-1]["step"]]
+            and (r["layer"], r["head"]) == top and r["step"] == last]
+    if not rows:
+        return None, None, None
     best = max(rows, key=lambda r: r["value"])
     sender = tuple(int(x) for x in best["metric"].rsplit("/", 1)[1].split("."))
-    prev = final_scores(table, "attention", "previous_token")[sender]
-    return sender, prev, best["value"]
+    return sender, final_scores(table, "attention", "previous_token")[sender], best["value"]
+
+
+def _ablation_table(table: list[Row]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for metric in sorted({r["metric"] for r in table if r["probe"] == "ablation"}):
+        for head, value in final_scores(table, "ablation", metric).items():
+            out.setdefault(label(head), {})[metric] = value
+    return out
 
 
 def compute_findings(table: list[Row], store: RunStore | None = None) -> Findings:
-    """Facts from the sweep table; with `store`, also the joint ablation of all induction heads (one forward)."""
+    """Facts from the sweep table; with `store`, also the joint ablation of the induction heads and its control."""
     induction = select(table, "attention", "induction")
     final = {head: points[-1][1] for head, points in induction.items()}
     top = max(final, key=final.get)
@@ -72,59 +92,111 @@ def compute_findings(table: list[Row], store: RunStore | None = None) -> Finding
     steps = [s for s, _ in induction[top]]
     icl = [v for _, v in select(table, "icl", "icl_score")[(None, None)]]
     partner, prev, kcomp = _partner(table, top)
-    baseline = final_scores(table, "weights", "k_composition/random_baseline")[(None, None)]
-    ablation: dict[str, dict[str, float]] = {}
-    for metric in {r["metric"] for r in table if r["probe"] == "ablation"}:
-        for head, value in final_scores(table, "ablation", metric).items():
-            ablation.setdefault(_label(head), {})[metric] = value
-    clean = {m: final_scores(table, "icl", m)[(None, None)] for m in ("loss", "icl_score", "repeat_loss")}
-    return Findings(
-        top_induction_head=top, induction_heads=flagged, induction_scores={_label(h): v for h, v in final.items()},
+    joint, random_sets = _set_ablations(store, flagged) if store is not None and flagged else ({}, [])
+    facts = dict(
+        top_induction_head=top, induction_heads=flagged, induction_scores={label(h): v for h, v in final.items()},
+        raw_scores={label(h): v for h, v in final_scores(table, "attention", "induction/raw").items()},
+        control_scores={label(h): v for h, v in final_scores(table, "attention", "induction/control").items()},
         crossing_step=first_crossing(induction[top], INDUCTION_THRESHOLD),
-        induction_change=locate_phase_change(steps, [v for _, v in induction[top]]),
+        induction_change=locate_phase_change(steps, [v for _, v in induction[top]], noise=induction_noise_floor(induction)),
         icl_change=locate_phase_change(steps, icl), previous_token_head=partner, previous_token_score=prev,
-        k_composition=kcomp, k_composition_baseline=baseline, ablation=ablation,
-        set_ablation=_set_ablation(store, flagged) if store is not None and flagged else {}, clean=clean,
+        k_composition=kcomp,
+        k_composition_baseline=final_scores(table, "weights", "k_composition/random_baseline")[(None, None)],
+        ablation=_ablation_table(table), set_ablation=joint, random_set_ablation=random_sets,
+        clean={m: final_scores(table, "icl", m)[(None, None)] for m in ("loss", "icl_score", "repeat_loss")},
+        icl_start=icl[0],
     )
+    return Findings(**facts, claims=induction_claims(facts))
 
 
-def _set_ablation(store: RunStore, heads: list[Head]) -> dict[str, float]:
+def _set_ablations(store: RunStore, heads: list[Head]) -> tuple[dict[str, float], list[float]]:
+    """Mean-ablate the flagged heads together, and every other same-size head set (at most ABLATION_RANDOM_SETS, a
+    seeded choice), in one batched call."""
     config = store.config()
+    n_layers, n_heads = config.model.n_layers, config.model.n_heads
+    every = itertools.combinations(itertools.product(range(n_layers), range(n_heads)), len(heads))
+    sets = [s for s in every if set(s) != set(heads)]
+    if len(sets) > ABLATION_RANDOM_SETS:
+        pick = torch.randperm(len(sets), generator=torch.Generator().manual_seed(0))[:ABLATION_RANDOM_SETS]
+        sets = [sets[i] for i in sorted(pick.tolist())]
+    masks = torch.stack([head_set_mask(s, n_layers, n_heads) for s in [heads, *sets]])
     fast = FastTransformer(config.model, store.load_weights(store.steps()[-1]))
-    mask = head_set_mask(heads, config.model.n_layers, config.model.n_heads)[None]
-    effects = ablation_effects(fast, ProbeInputs.for_run(config).ablation, ("mean",), conditions=mask)["mean"]
-    return {name: float(value[0]) for name, value in effects.items() if not name.startswith("clean/")}
+    effects = ablation_effects(fast, ProbeInputs.for_run(config).ablation, ("mean",), conditions=masks)["mean"]
+    joint = {name: float(value[0]) for name, value in effects.items() if not name.startswith("clean/")}
+    return joint, [float(v) for v in effects["repeat_loss"][1:]]
+
+
+def induction_claims(f: dict) -> list[Claim]:
+    """The run's claims, each beside its control (see `probes.claims`)."""
+    claims = [_head_claim(f), _phase_claim(f), _icl_claim(f)]
+    if f["previous_token_head"] is not None:
+        claims.append(_partner_claim(f))
+    if f["set_ablation"]:
+        claims.append(_ablation_claim(f))
+    return claims
+
+
+def _head_claim(f: dict) -> Claim:
+    top = label(f["top_induction_head"])
+    value, raw, control = f["induction_scores"][top], f["raw_scores"][top], f["control_scores"][top]
+    heads = ", ".join(f"{label(h)} ({fmt(f['induction_scores'][label(h)])})" for h in f["induction_heads"]) or "none"
+    return make_claim(
+        "induction/head", f"a head becomes an induction head (content-controlled score ≥ {INDUCTION_THRESHOLD})",
+        value >= INDUCTION_THRESHOLD, value, control,
+        f"best head {top}: controlled induction score {fmt(value)} on held-out repeat periods (raw {fmt(raw)} − "
+        f"content control {fmt(control)}); flagged heads: {heads}.")
+
+
+def _phase_claim(f: dict) -> Claim:
+    c: PhaseChange = f["induction_change"]
+    top = label(f["top_induction_head"])
+    where = (f"between steps {c.start} and {c.end} (fastest {c.steepest[0]}–{c.steepest[1]})" if c.detected
+             else f"no transition located ({c.reason})")
+    return make_claim(
+        "induction/phase_change", "the top head's induction score changes in a sudden transition",
+        c.detected and f["crossing_step"] is not None, c.change, c.noise,
+        f"head {top}'s controlled score moves {fmt(c.before)} → {fmt(c.after)} (change {fmt(c.change)}, noise floor "
+        f"{fmt(c.noise)}) {where}; first ≥ {INDUCTION_THRESHOLD} at step {f['crossing_step']}.")
+
+
+def _icl_claim(f: dict) -> Claim:
+    value, start, c = f["clean"]["icl_score"], f["icl_start"], f["icl_change"]
+    window = f"; the change is located between steps {c.start} and {c.end}" if c.detected else f"; no transition located ({c.reason})"
+    return make_claim(
+        "icl/uses_context", f"the model uses its context (ICL score ≤ {ICL_SCORE_THRESHOLD} nats)",
+        value <= ICL_SCORE_THRESHOLD, value, start,
+        f"ICL score (loss at 90% − loss at 10% of the context; negative ⇒ uses context) {fmt(value)} nats at the last "
+        f"checkpoint vs {fmt(start)} at the first{window}.")
+
+
+def _partner_claim(f: dict) -> Claim:
+    value, base, prev = f["k_composition"], f["k_composition_baseline"], f["previous_token_score"]
+    ok = prev >= PREVIOUS_TOKEN_THRESHOLD and value >= K_COMPOSITION_RATIO * base
+    return make_claim(
+        "circuit/previous_token_partner",
+        "a previous-token head in a lower layer K-composes with the top induction head",
+        ok, value, base,
+        f"head {label(f['previous_token_head'])} (previous-token score {fmt(prev)}, threshold "
+        f"{PREVIOUS_TOKEN_THRESHOLD}) K-composes with {label(f['top_induction_head'])} at {fmt(value)} vs "
+        f"{fmt(base)} for random matrices (needs ≥ {K_COMPOSITION_RATIO}×).")
+
+
+def _ablation_claim(f: dict) -> Claim:
+    value, others = f["set_ablation"]["repeat_loss"], f["random_set_ablation"]
+    control = float(torch.tensor(others).median()) if others else 0.0
+    beaten = sum(value > o for o in others) / len(others) if others else 1.0
+    clean = f["clean"]["icl_score"]
+    share = f["set_ablation"]["icl_score"] / -clean if clean < 0 else float("nan")
+    return make_claim(
+        "ablation/induction_heads",
+        f"mean-ablating the induction heads together breaks induction (Δ repeat loss ≥ {ABLATION_MIN_NATS} nats, "
+        "more than the median other same-size head set)",
+        value >= ABLATION_MIN_NATS and value > control, value, control,
+        f"ablating {len(f['induction_heads'])} head(s) raises held-out repeat loss by {fmt(value)} nats vs a median "
+        f"{fmt(control)} for the {len(others)} other same-size head sets (larger than {beaten:.0%} of them) and "
+        f"removes {share:.0%} of the ICL score.")
 
 
 def summary_lines(f: Findings) -> list[str]:
-    """The report's text summary, with the numbers."""
-    top = _label(f.top_induction_head)
-    ab = f.ablation.get(top, {})
-    if f.crossing_step is None:
-        first = (f"No head becomes an induction head: the best induction score on held-out repeat periods is "
-                 f"{f.induction_scores[top]:.2f} (head {top}) at the last checkpoint, below {INDUCTION_THRESHOLD}.")
-    else:
-        first = (f"Head {top} becomes an induction head between steps {f.induction_change.start} and {f.induction_change.end} "
-        f"(fastest between {f.induction_change.steepest[0]} and {f.induction_change.steepest[1]}); its induction score on "
-        f"held-out repeat periods goes {f.induction_change.before:.2f} → {f.induction_change.after:.2f}, first ≥ "
-        f"{INDUCTION_THRESHOLD} at step {f.crossing_step}.")
-    lines = [
-        first,
-        f"{len(f.induction_heads)} head(s) end with an induction score ≥ {INDUCTION_THRESHOLD}: "
-        + (", ".join(f"{_label(h)} ({f.induction_scores[_label(h)]:.2f})" for h in f.induction_heads) or "none") + ".",
-        f"The ICL score (loss at 90% of the context − loss at 10%; negative = uses context) moves "
-        f"{f.icl_change.before:+.2f} → {f.icl_change.after:+.2f} nats between steps {f.icl_change.start} and {f.icl_change.end}.",
-    ]
-    if f.previous_token_head is not None:
-        lines.append(
-            f"Previous-token head {_label(f.previous_token_head)} (score {f.previous_token_score:.2f}) K-composes most with "
-            f"{top}: {f.k_composition:.3f} vs {f.k_composition_baseline:.3f} for random matrices.")
-    if ab:
-        lines.append(f"Mean-ablating {top} alone raises the repeated-half loss by {ab['mean/repeat_loss']:.2f} nats "
-                     f"and changes the ICL score by {ab['mean/icl_score']:+.2f}.")
-    if f.set_ablation:
-        share = f.set_ablation["icl_score"] / -f.clean["icl_score"] if f.clean["icl_score"] < 0 else float("nan")
-        lines.append(f"Mean-ablating all {len(f.induction_heads)} induction heads together raises it by "
-                     f"{f.set_ablation['repeat_loss']:.2f} nats and removes {share:.0%} of the ICL score "
-                     f"({f.clean['icl_score']:+.2f} → {f.clean['icl_score'] + f.set_ablation['icl_score']:+.2f}).")
-    return lines
+    """The report's text summary: one computed sentence per claim."""
+    return [claim.sentence for claim in f.claims]

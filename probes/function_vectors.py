@@ -54,18 +54,21 @@ class TaskBatch:
 
     @classmethod
     @functools.lru_cache(maxsize=8)
-    def build(cls, suite: TaskSuite, settings: FVSettings, n_ctx: int, names: tuple[str, ...] | None = None) -> "TaskBatch":
+    def build(cls, suite: TaskSuite, settings: FVSettings, n_ctx: int, names: tuple[str, ...] | None = None,
+              eval_split: str = "test") -> "TaskBatch":
+        """Prompts of `names` (default: every task); evaluation prompts use `eval_split` queries ("valid" to choose a
+        layer, "test" to report)."""
         check_prompt_size(settings.shots, n_ctx, len(suite.splits["train"]))
         gen = torch.Generator().manual_seed(FV_SEED)
         tasks = [suite.task(name) for name in names] if names is not None else list(suite.tasks)
         k, parts = settings.shots, {}
         specs = {"clean": (k, settings.mean_prompts, "valid", False), "corrupted": (k, settings.corrupted_prompts, "valid", True),
-                 "few_shot": (k, settings.eval_prompts, "test", False)}
+                 "few_shot": (k, settings.eval_prompts, eval_split, False)}
         for name, (shots, n, split, shuffled) in specs.items():
             pairs = [prompts(suite, t, shots, n, gen, split, shuffled, n_ctx) for t in tasks]
             parts[name], parts[f"{name}_answers"] = torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         g2 = torch.Generator().manual_seed(FV_SEED + 1)  # same queries, other presentations
-        shuffled = torch.stack([prompts(suite, t, k, settings.eval_prompts, g2, "test", True, n_ctx)[0] for t in tasks])
+        shuffled = torch.stack([prompts(suite, t, k, settings.eval_prompts, g2, eval_split, True, n_ctx)[0] for t in tasks])
         shuffled[:, :, -1] = parts["few_shot"][:, :, -1]
         zero = torch.stack([parts["few_shot"][:, :, 0], parts["few_shot"][:, :, -1]], dim=-1)  # [BOS, xq]
         return cls(parts["clean"], parts["clean_answers"], parts["corrupted"], parts["corrupted_answers"],
@@ -95,8 +98,8 @@ def mean_head_activations(fast: FastTransformer, batch: TaskBatch) -> Float[Tens
 
 
 @torch.no_grad()
-def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
-    """Mean CIE per task and head: patch ā_ℓj into the last position of the corrupted prompts, all heads batched."""
+def prompt_indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task m n_layers n_heads"]:
+    """CIE per task, corrupted prompt and head: patch ā_ℓj into the prompt's last position, all heads batched."""
     tasks, m = batch.corrupted.shape[:2]
     flat = rearrange(batch.corrupted, "t m p -> (t m) p")
     clean = clean_pass(fast, flat)
@@ -106,8 +109,34 @@ def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) ->
     answers = batch.corrupted_answers.flatten()
     readout = lambda logits, n: logits[:, -1].softmax(-1).gather(1, answers.repeat(n)[:, None]).squeeze(1)  # noqa: E731
     probs = run_conditions(fast, clean, conds, repl, readout, last_only=True)  # [cond, (t m)]
-    cie = (probs[1:] - probs[:1]).view(n_layers, n_heads, tasks, m).mean(-1)
-    return rearrange(cie, "l h t -> t l h")
+    return rearrange(probs[1:] - probs[:1], "(l h) (t m) -> t m l h", l=n_layers, t=tasks)
+
+
+def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
+    """Mean CIE per task and head (Todd's AIE is its mean over tasks)."""
+    return prompt_indirect_effects(fast, batch, mean_z).mean(1)
+
+
+def split_tasks(suite: TaskSuite) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(selection, held-out) task names: alternate tasks of each family, so both halves hold every family that has
+    two or more tasks. FV heads are chosen on the selection half; every effect is reported on the held-out half."""
+    selection, heldout = [], []
+    for family in dict.fromkeys(t.family for t in suite.tasks):
+        names = [t.name for t in suite.tasks if t.family == family]
+        selection += names[0::2]
+        heldout += names[1::2]
+    return tuple(selection), tuple(heldout)
+
+
+@torch.no_grad()
+def mean_hidden_states(fast: FastTransformer, batch: TaskBatch) -> Float[Tensor, "task n_layers d_model"]:
+    """Todd's mean-hidden-state baseline: per task, the residual stream after each layer at the last position,
+    averaged over the task's clean prompts."""
+    flat = rearrange(batch.clean, "t n p -> (t n) p")
+    run = clean_pass(fast, flat)
+    after = [*run.resid[1:], run.final]  # the residual after layer ℓ is the input of layer ℓ + 1
+    states = torch.stack([x[:, -1] for x in after], dim=1)  # [(t n), layer, d_model]
+    return rearrange(states, "(t n) l m -> t n l m", t=batch.clean.shape[0]).mean(1)
 
 
 def top_heads(scores: Float[Tensor, "n_layers n_heads"], k: int, exclude: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:

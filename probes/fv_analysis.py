@@ -1,76 +1,112 @@
-"""The `fv` sweep probe and the induction → FV transition analysis (Todd et al. 2024; Yin & Steinhardt 2025).
+"""The `fv` sweep probe: Todd et al. 2024 (arXiv 2310.15213) function vectors and Yin & Steinhardt 2025 (arXiv
+2502.14010) ablations, with selection and evaluation on different data.
 
-Per checkpoint (rows of the tidy table, probe "fv"):
-  per head     aie                       Todd's AIE over all 32 tasks
-  model-level  few_shot_accuracy, zero_shot_accuracy, shuffled_accuracy (10-shot shuffled-label prompts)
-               fv_zero_shot_accuracy/L{ℓ}, fv_shuffled_accuracy/L{ℓ}   the task's FV added after layer ℓ
-               other_task_fv_zero_shot_accuracy, random_heads_fv_zero_shot_accuracy   baselines at the best layer
-               (the random heads are drawn from outside the FV set)
-               ablate_{fv|induction}{_excl}/few_shot_accuracy, …/icl_score_change   top-n heads mean-ablated
-FV-injected accuracy is measured on the test queries the model answers correctly with 10 shots (Todd), or on all
-of them when it answers none; no_fv_{zero_shot|shuffled}_accuracy is the baseline on exactly those prompts. Ablation (Yin & Steinhardt): the top-n heads by AIE or by induction score are
-mean-ablated — at the last position on few-shot prompts, at every position on training text for the ICL-score change
-(Olsson sign: loss late − loss early, so a positive change means less in-context learning); "_excl" first removes the
-other ranking's top-n heads from the candidates.
+Evaluation hygiene:
+  * tasks are split in two halves (`function_vectors.split_tasks`): heads are scored (AIE) on the *selection* half;
+    every accuracy, injection and ablation below is measured on the *held-out* half;
+  * the injection layer is chosen on validation queries of the held-out tasks and reported on their test queries;
+  * baselines at that layer: no FV; another task's FV; FVs from every same-size head set outside the FV set (mean,
+    min, max: 10 sets of 3 of the remaining 5 heads in an 8-head model); Todd's mean hidden state (the layer's mean
+    residual at the last position over the task's clean prompts);
+  * ablation (mean over prompts, last position) of the top FV heads and the top induction heads, each beside every
+    same-size head set (56 sets of 3 of 8): mean, min, max and the fraction of sets it beats.
+Exclusion (Yin & Steinhardt): their "with exclusion" removes the top 2% of heads by the *other* score from the
+ranking first. With 8 heads 2% is less than one head, so we remove the other ranking's top-n (n = the ablated set
+size) — the sets are then disjoint — and say so in the report.
+
+Rows per checkpoint (probe "fv"):
+  per head     aie, aie_se (standard error over selection prompts)
+  model-level  few_shot_accuracy, zero_shot_accuracy, shuffled_accuracy (held-out tasks, test queries)
+               fv_valid_zero_shot_accuracy/L{ℓ}; fv_best_layer (chosen on it)
+               fv_zero_shot_accuracy, fv_shuffled_accuracy, no_fv_zero_shot_accuracy, no_fv_shuffled_accuracy,
+               other_task_fv_zero_shot_accuracy, mean_hidden_zero_shot_accuracy,
+               random_heads_fv_zero_shot_accuracy/{mean,min,max}       (test queries, at fv_best_layer)
+               ablate_{fv|induction|fv_excl|induction_excl}/{few_shot_accuracy,icl_score_change}
+Rows of the last checkpoint only (probe "fv_controls", the costly control):
+               ablate_random/few_shot_accuracy/{mean,min,max}, ablate_{…}/beats_random
+FV-injected accuracy is measured on the queries the model answers correctly with 10 shots (Todd), or on all of them
+when it answers none; the no-FV baselines use exactly those prompts. ICL-score change: Olsson sign (loss late −
+loss early), so a positive change means less in-context learning.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
 
 import torch
 from einops import rearrange
 
+from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from circuits.tasks import default_suite
 from probes import detectors
 from probes.ablation import ablation_effects, clean_pass, head_set_mask, last_position_patch, run_conditions
-from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
-                                     last_logits, mean_head_activations, top_heads)
+from probes.function_vectors import (FVSettings, TaskBatch, function_vector, injected_logits, last_logits,
+                                     mean_head_activations, mean_hidden_states, prompt_indirect_effects, split_tasks,
+                                     top_heads)
 from probes.suite import ProbeInputs, Row, head_rows, model_row
-from probes.sweep import select
+
+Head = tuple[int, int]
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
     return rearrange(x, "t n ... -> (t n) ...")
 
 
+def _hits(logits: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(-1) == answers).float()
+
+
 def _accuracy_rows(fast: FastTransformer, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
     answers = _flat(batch.eval_answers)
-    few = last_logits(fast, _flat(batch.few_shot)).argmax(-1) == answers
-    keep = few if few.any() else torch.ones_like(few)
-    rows = [model_row("fv", "few_shot_accuracy", few.float().mean()),
-            model_row("fv", "zero_shot_accuracy", (last_logits(fast, _flat(batch.zero_shot)).argmax(-1) == answers).float().mean()),
-            model_row("fv", "shuffled_accuracy", (last_logits(fast, _flat(batch.shuffled)).argmax(-1) == answers).float().mean()),
-            model_row("fv", "evaluated_prompts", keep.float().sum())]
-    for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):  # the no-FV baseline on the same prompts
-        hits = last_logits(fast, _flat(prompts)[keep]).argmax(-1) == answers[keep]
-        rows.append(model_row("fv", f"no_fv_{kind}_accuracy", hits.float().mean()))
+    few = _hits(last_logits(fast, _flat(batch.few_shot)), answers)
+    keep = few.bool() if few.any() else torch.ones_like(few, dtype=torch.bool)
+    rows = [model_row("fv", "few_shot_accuracy", few.mean()), model_row("fv", "evaluated_prompts", keep.sum())]
+    for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):
+        rows.append(model_row("fv", f"{kind}_accuracy", _hits(last_logits(fast, _flat(prompts)), answers).mean()))
+        hits = _hits(last_logits(fast, _flat(prompts)[keep]), answers[keep])  # the no-FV baseline on the same prompts
+        rows.append(model_row("fv", f"no_fv_{kind}_accuracy", hits.mean()))
     return rows, keep
 
 
-def _injection_rows(fast: FastTransformer, batch: TaskBatch, mean_z: torch.Tensor, heads: list, keep: torch.Tensor) -> list[Row]:
-    n_tasks, per_task = batch.eval_answers.shape
-    vectors = torch.stack([function_vector(fast, mean_z[t], heads) for t in range(n_tasks)])
-    gen = torch.Generator().manual_seed(7)  # random heads from outside the FV set: with 8 heads, 3 random ones overlap it
-    others = [divmod(int(i), fast.cfg.n_heads) for i in torch.randperm(fast.cfg.n_layers * fast.cfg.n_heads, generator=gen)]
-    random_heads = [h for h in others if h not in heads][: len(heads)]
-    baselines = {"other_task": vectors.roll(1, dims=0),
-                 "random_heads": torch.stack([function_vector(fast, mean_z[t], random_heads) for t in range(n_tasks)])}
-    answers, rows, best = _flat(batch.eval_answers)[keep], [], (-1.0, 0)
-    per_row = lambda v: v.repeat_interleave(per_task, dim=0)[keep]  # noqa: E731
-    for layer in range(fast.cfg.n_layers):
-        for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):
-            acc = (injected_logits(fast, _flat(prompts)[keep], per_row(vectors), layer).argmax(-1) == answers).float().mean().item()
-            rows.append(model_row("fv", f"fv_{kind}_accuracy/L{layer}", acc))
-            best = max(best, (acc, layer)) if kind == "zero_shot" else best
-    for name, vec in baselines.items():
-        acc = (injected_logits(fast, _flat(batch.zero_shot)[keep], per_row(vec), best[1]).argmax(-1) == answers).float().mean()
-        rows.append(model_row("fv", f"{name}_fv_zero_shot_accuracy", acc))
-    return rows + [model_row("fv", "fv_best_layer", float(best[1]))]
+def _injected_accuracy(fast, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
+    """Accuracy with each task's vector added after `layer` at the last position (prompts kept by `keep`)."""
+    per_row = vectors.repeat_interleave(batch.eval_answers.shape[1], dim=0)[keep]
+    logits = injected_logits(fast, _flat(prompts)[keep], per_row, layer)
+    return _hits(logits, _flat(batch.eval_answers)[keep]).mean().item()
 
 
-def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets: list[list]) -> torch.Tensor:
-    """Few-shot accuracy with each head set mean-ablated at the last position (mean over all tasks' prompts)."""
+def _choose_layer(fast, valid: TaskBatch, vectors: torch.Tensor) -> tuple[list[Row], int]:
+    """The injection layer with the best zero-shot accuracy on validation queries (ties: the earlier layer)."""
+    few = _hits(last_logits(fast, _flat(valid.few_shot)), _flat(valid.eval_answers)).bool()
+    keep = few if few.any() else torch.ones_like(few)
+    scores = [_injected_accuracy(fast, valid, valid.zero_shot, vectors, layer, keep) for layer in range(fast.cfg.n_layers)]
+    rows = [model_row("fv", f"fv_valid_zero_shot_accuracy/L{layer}", acc) for layer, acc in enumerate(scores)]
+    best = max(range(len(scores)), key=lambda layer: (scores[layer], -layer))
+    return rows + [model_row("fv", "fv_best_layer", float(best))], best
+
+
+def _injection_rows(fast, test: TaskBatch, valid: TaskBatch, heads: list[Head], keep) -> list[Row]:
+    n_layers, n_heads = fast.cfg.n_layers, fast.cfg.n_heads
+    mean_z = mean_head_activations(fast, test)  # the held-out tasks' own mean activations (clean valid prompts)
+    vectors = torch.stack([function_vector(fast, z, heads) for z in mean_z])
+    rows, layer = _choose_layer(fast, valid, vectors)
+    acc = lambda vec, prompts=test.zero_shot: _injected_accuracy(fast, test, prompts, vec, layer, keep)  # noqa: E731
+    rows += [model_row("fv", "fv_zero_shot_accuracy", acc(vectors)),
+             model_row("fv", "fv_shuffled_accuracy", acc(vectors, test.shuffled)),
+             model_row("fv", "other_task_fv_zero_shot_accuracy", acc(vectors.roll(1, dims=0))),
+             model_row("fv", "mean_hidden_zero_shot_accuracy", acc(mean_hidden_states(fast, test)[:, layer]))]
+    outside = [h for h in itertools.product(range(n_layers), range(n_heads)) if h not in heads]
+    random = torch.tensor([acc(torch.stack([function_vector(fast, z, list(s)) for z in mean_z]))
+                           for s in itertools.combinations(outside, len(heads))])
+    return rows + _spread_rows("random_heads_fv_zero_shot_accuracy", random)
+
+
+def _spread_rows(metric: str, values: torch.Tensor) -> list[Row]:
+    return [model_row("fv", f"{metric}/{stat}", getattr(values, stat)()) for stat in ("mean", "min", "max")]
+
+
+def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets: list) -> torch.Tensor:
+    """Few-shot accuracy with each head set mean-ablated at the last position (mean over all prompts)."""
     tokens, answers = _flat(batch.few_shot), _flat(batch.eval_answers)
     clean = clean_pass(fast, tokens)
     repl = last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])
@@ -79,70 +115,59 @@ def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets:
     return hits.float().mean(1)
 
 
-def _ablation_rows(fast, batch, inputs: ProbeInputs, aie, induction, n: int) -> list[Row]:
+def _ablation_sets(aie, induction, n: int) -> dict[str, list[Head]]:
     fv, ind = top_heads(aie, n), top_heads(induction, n)
-    sets = {"fv": fv, "induction": ind, "fv_excl": top_heads(aie, n, exclude=ind), "induction_excl": top_heads(induction, n, exclude=fv)}
+    return {"fv": fv, "induction": ind, "fv_excl": top_heads(aie, n, exclude=ind),
+            "induction_excl": top_heads(induction, n, exclude=fv)}
+
+
+def _ablation_rows(fast, batch: TaskBatch, inputs: ProbeInputs, sets: dict[str, list[Head]]) -> list[Row]:
+    few = _few_shot_under_ablation(fast, batch, list(sets.values()))
     masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in sets.values()])
     icl = ablation_effects(fast, inputs.ablation, ("mean",), conditions=masks)["mean"]["icl_score"]
-    few = _few_shot_under_ablation(fast, batch, list(sets.values()))
     rows = []
     for i, name in enumerate(sets):
-        rows.append(model_row("fv", f"ablate_{name}/few_shot_accuracy", few[i]))
-        rows.append(model_row("fv", f"ablate_{name}/icl_score_change", icl[i]))
+        rows += [model_row("fv", f"ablate_{name}/few_shot_accuracy", few[i]),
+                 model_row("fv", f"ablate_{name}/icl_score_change", icl[i])]
     return rows
+
+
+def _random_ablation_rows(fast, batch: TaskBatch, sets: dict[str, list[Head]]) -> list[Row]:
+    """The ablation control: every same-size head set (56 sets of 3 of 8), and how many each named set beats."""
+    n_layers, n_heads, n = fast.cfg.n_layers, fast.cfg.n_heads, len(next(iter(sets.values())))
+    every = [list(s) for s in itertools.combinations(itertools.product(range(n_layers), range(n_heads)), n)]
+    few = _few_shot_under_ablation(fast, batch, list(sets.values()) + every)
+    random = few[len(sets):]
+    rows = [model_row("fv_controls", f"ablate_random/few_shot_accuracy/{stat}", getattr(random, stat)())
+            for stat in ("mean", "min", "max")]
+    return rows + [model_row("fv_controls", f"ablate_{name}/beats_random", (few[i] < random).float().mean())
+                   for i, name in enumerate(sets)]
+
+
+def _checkpoint_facts(model, state, inputs: ProbeInputs, settings: FVSettings):
+    """The model, the held-out task batches, AIE (with its standard error) on the selection tasks, and the
+    controlled induction scores."""
+    if inputs.config.data.name != "fv-mix":
+        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'); {inputs.config.preset!r} uses {inputs.config.data.name!r}.")
+    fast, suite, n_ctx = FastTransformer(inputs.config.model, state), default_suite(), inputs.config.model.n_ctx
+    selection, heldout = split_tasks(suite)
+    chosen = TaskBatch.build(suite, settings, n_ctx, selection)
+    cie = prompt_indirect_effects(fast, chosen, mean_head_activations(fast, chosen)).flatten(0, 1)  # [prompts, l, h]
+    test, valid = (TaskBatch.build(suite, settings, n_ctx, heldout, split) for split in ("test", "valid"))
+    induction = detectors.controlled_induction_score(model, inputs.induction)
+    return fast, test, valid, cie.mean(0), cie.std(0) / cie.shape[0] ** 0.5, induction
 
 
 def fv_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
     """Every FV metric of one checkpoint (see the module docstring)."""
-    from circuits.errors import WorkbenchError
-
-    if inputs.config.data.name != "fv-mix":
-        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'); {inputs.config.preset!r} uses {inputs.config.data.name!r}.")
-    fast = FastTransformer(inputs.config.model, state)
-    batch = TaskBatch.build(default_suite(), settings, inputs.config.model.n_ctx)
-    mean_z = mean_head_activations(fast, batch)
-    aie = indirect_effects(fast, batch, mean_z).mean(0)
-    induction = detectors.induction_score(detectors.attention_patterns(model, inputs.induction), inputs.induction)
-    rows, keep = _accuracy_rows(fast, batch)
-    rows += _injection_rows(fast, batch, mean_z, top_heads(aie, settings.top_heads), keep)
-    rows += _ablation_rows(fast, batch, inputs, aie, induction, settings.top_heads)
-    return head_rows("fv", "aie", aie) + rows
+    fast, test, valid, aie, se, induction = _checkpoint_facts(model, state, inputs, settings)
+    rows, keep = _accuracy_rows(fast, test)
+    rows += _injection_rows(fast, test, valid, top_heads(aie, settings.top_heads), keep)
+    rows += _ablation_rows(fast, test, inputs, _ablation_sets(aie, induction, settings.top_heads))
+    return head_rows("fv", "aie", aie) + head_rows("fv", "aie_se", se) + rows
 
 
-FV_INDUCTION_THRESHOLD = 0.3  # "was an induction head": induction score ≥ this at some earlier checkpoint
-
-
-@dataclass(frozen=True)
-class Transition:
-    """When induction and FV heads formed, and which final FV heads were induction heads earlier."""
-
-    fv_heads: list[tuple[int, int]]  # final top heads by AIE
-    induction_heads: list[tuple[int, int]]  # final top heads by induction score
-    induction_step: int | None  # first checkpoint with some head's induction score ≥ FV_INDUCTION_THRESHOLD
-    fv_step: int | None  # first checkpoint with few-shot accuracy ≥ halfway from its first to its last value
-    earlier_induction: dict[str, tuple[float, int]]  # FV head -> (max induction score before its AIE onset, at step)
-    aie_onset: dict[str, int]  # FV head -> first checkpoint where its AIE reaches half its final value
-    fraction_were_induction: float
-    trajectories: dict[str, list[tuple[int, float, float]]]  # head -> [(step, induction, aie)]
-
-
-def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -> Transition:
-    induction, aie = select(table, "attention", "induction"), select(table, "fv", "aie")
-    final_aie = {h: pts[-1][1] for h, pts in aie.items()}
-    final_ind = {h: pts[-1][1] for h, pts in induction.items()}
-    fv_heads = sorted(final_aie, key=final_aie.get, reverse=True)[:top_n]
-    steps = [s for s, _ in induction[fv_heads[0]]]
-    crossing = [s for s in steps if any(dict(p)[s] >= FV_INDUCTION_THRESHOLD for p in induction.values())]
-    few = select(table, "fv", "few_shot_accuracy")[(None, None)]
-    half = (few[0][1] + few[-1][1]) / 2
-    onset = {f"{l}.{h}": next(s for s, v in aie[(l, h)] if v >= 0.5 * final_aie[(l, h)]) for l, h in fv_heads}
-    earlier = {f"{l}.{h}": max(((v, s) for s, v in induction[(l, h)] if s < onset[f"{l}.{h}"]), default=(0.0, 0)) for l, h in fv_heads}
-    trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)])] for l, h in aie}
-    return Transition(
-        fv_heads=fv_heads, induction_heads=sorted(final_ind, key=final_ind.get, reverse=True)[:top_n],
-        induction_step=crossing[0] if crossing else None,
-        fv_step=next((s for s, v in few if v >= half), None) if few[-1][1] > few[0][1] + 0.2 else None,
-        earlier_induction=earlier, aie_onset=onset,
-        fraction_were_induction=sum(v >= FV_INDUCTION_THRESHOLD for v, _ in earlier.values()) / len(fv_heads),
-        trajectories=trajectories,
-    )
+def fv_controls_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+    """The costly ablation control (every same-size head set), run on the last checkpoint only."""
+    fast, test, _, aie, _, induction = _checkpoint_facts(model, state, inputs, settings)
+    return _random_ablation_rows(fast, test, _ablation_sets(aie, induction, settings.top_heads))

@@ -46,7 +46,7 @@ def fig_training(metrics: list[dict], table: list[Row], f: Findings) -> go.Figur
     icl = select(table, "icl", "icl_score")[(None, None)]
     fig.add_trace(go.Scatter(x=[s for s, _ in icl], y=[v for _, v in icl], name="ICL score", mode="lines+markers"), row=2, col=1)
     windows = ((f.induction_change, "orange", "induction window", "top right"), (f.icl_change, "green", "ICL window", "bottom left"))
-    for change, color, label, where in windows:
+    for change, color, label, where in (w for w in windows if w[0].detected):
         fig.add_vrect(x0=change.start, x1=change.end, fillcolor=color, opacity=0.15, line_width=0, annotation_text=label,
                       annotation_position=where, row="all", col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
@@ -128,14 +128,14 @@ def write_report(store: RunStore) -> Path:
     findings = compute_findings(table, store)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
-    lines, fv_html, data_fv = summary_lines(findings), "", {}
+    lines, fv_html, data_fv, claims = summary_lines(findings), "", {}, list(findings.claims)
     if any(r["probe"] == "fv" for r in table):
         from probes.report_fv import fv_section
 
         fv_lines, fv_figures, transition = fv_section(table)
         fv_html = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in fv_lines) + "</ul>"
         fv_html += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in fv_figures)
-        lines, data_fv = lines + fv_lines, {"fv_transition": transition.__dict__}
+        lines, data_fv, claims = lines + fv_lines, {"fv_transition": transition.to_dict()}, claims + transition.claims
     body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)) + fv_html
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     config = store.config()
@@ -145,7 +145,7 @@ def write_report(store: RunStore) -> Path:
             f"<h2>Run config</h2><pre>{html.escape(config.to_json())}</pre></body></html>")
     out = store.path / REPORT_FILE
     atomic_write_text(out, page)
-    data = {"findings": findings.to_dict(), "summary": lines, "metrics": metrics, **data_fv,
+    data = {"findings": findings.to_dict(), "summary": lines, "claims": [c.to_dict() for c in claims], "metrics": metrics, **data_fv,
             "head_scores": {m: dict(zip(["steps", "values"], (lambda s, g: (s, g.tolist()))(*head_grid(table, p, m)))) for p, m in HEAD_METRICS}}
     atomic_write_text(store.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
     return out

@@ -20,7 +20,7 @@ from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from probes import detectors, icl, weights
 from probes.ablation import ABLATIONS, AblationInputs, ablation_effects
-from probes.inputs import PROBE_SEED, induction_tokens, prefix_matching_tokens, random_sequences, training_tokens
+from probes.inputs import PROBE_SEED, RepeatProbe, induction_probe, prefix_matching_probe, training_tokens
 
 Row = dict[str, Any]
 
@@ -30,10 +30,9 @@ class ProbeInputs:
     """Every probe input of a run, built once from the run config and a fixed seed."""
 
     config: RunConfig
-    induction: Tensor
-    prefix: Tensor
+    induction: RepeatProbe
+    prefix: RepeatProbe
     text: Tensor
-    random: Tensor
     ablation: AblationInputs
 
     @classmethod
@@ -43,7 +42,7 @@ class ProbeInputs:
         length = max((n for n in config.data.heldout_lengths if 2 * n + 1 <= n_ctx), default=(n_ctx - 1) // 2)
         reps = repeated_sequences(128, length, 2, vocab, torch.Generator().manual_seed(PROBE_SEED + 4))
         abl = AblationInputs(text, text_ref, reps[:64], reps[64:], length)
-        return cls(config, induction_tokens(config), prefix_matching_tokens(config), text, random_sequences(config), abl)
+        return cls(config, induction_probe(config), prefix_matching_probe(config), text, abl)
 
 
 def head_rows(probe: str, metric: str, scores: Float[Tensor, "n_layers n_heads"]) -> list[Row]:
@@ -58,16 +57,17 @@ def model_row(probe: str, metric: str, value: float | Tensor) -> Row:
 
 
 def attention_probe(model, state, inputs: ProbeInputs) -> list[Row]:
-    """Previous-token (training text), duplicate-token (random text), induction (held-out repeat lengths) and
-    Olsson's prefix-matching score, per head."""
-    rows = []
-    for metric, fn, tokens in (
-        ("previous_token", detectors.previous_token_score, inputs.text),
-        ("duplicate_token", detectors.duplicate_token_score, inputs.induction),
-        ("induction", detectors.induction_score, inputs.induction),
-        ("prefix_matching", detectors.induction_score, inputs.prefix),
-    ):
-        rows += head_rows("attention", metric, fn(detectors.attention_patterns(model, tokens), tokens))
+    """Previous-token score (training text); induction and duplicate-token scores (held-out periods) and Olsson's
+    prefix-matching score, each as `metric` (raw − content control), `metric/raw` and `metric/control`."""
+    rows = head_rows("attention", "previous_token", detectors.previous_token_score(
+        detectors.attention_patterns(model, inputs.text), inputs.text))
+    on_repeats = detectors.content_scores(model, inputs.induction, {
+        "induction": detectors.induction_target, "duplicate_token": detectors.duplicate_token_target})
+    on_prefix = detectors.content_scores(model, inputs.prefix, {"prefix_matching": detectors.induction_target})
+    for metric, result in (on_repeats | on_prefix).items():
+        rows += head_rows("attention", metric, result.score)
+        rows += head_rows("attention", f"{metric}/raw", result.raw)
+        rows += head_rows("attention", f"{metric}/control", result.control)
     return rows
 
 
@@ -112,19 +112,31 @@ def fv_probe(model, state, inputs: ProbeInputs) -> list[Row]:
     return run(model, state, inputs)
 
 
+def fv_controls_probe(model, state, inputs: ProbeInputs) -> list[Row]:
+    """The FV ablation control over every same-size head set (probes.fv_analysis); last checkpoint only."""
+    from probes.fv_analysis import fv_controls_probe as run
+
+    return run(model, state, inputs)
+
+
 PROBES: dict[str, Callable[[Any, dict, ProbeInputs], list[Row]]] = {
     "attention": attention_probe,
     "weights": weights_probe,
     "icl": icl_probe,
     "ablation": ablation_probe,
     "fv": fv_probe,
+    "fv_controls": fv_controls_probe,
 }
+FINAL_ONLY = ("fv_controls",)  # probes run on the last checkpoint only (costly controls)
 DEFAULT_PROBES = ("attention", "weights", "icl", "ablation")
+# Bump a probe's version whenever its definition or inputs change: the version is part of the sweep's cache key,
+# so old cached scores are never reused for a changed definition.
+PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "fv": 2, "fv_controls": 1}
 
 
 def default_probes(config: RunConfig) -> tuple[str, ...]:
     """Every probe that applies to the run: the fv probe only for runs trained on fv-mix data."""
-    return DEFAULT_PROBES + (("fv",) if config.data.name == "fv-mix" else ())
+    return DEFAULT_PROBES + (("fv", "fv_controls") if config.data.name == "fv-mix" else ())
 
 
 def check_probe_names(names: tuple[str, ...] | list[str]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from circuits.store import ANALYSIS_DIR, RunStore, atomic_write_text, step_dirname
-from probes.suite import PROBES, ProbeInputs, Row, check_probe_names, default_probes
+from probes.suite import FINAL_ONLY, PROBE_VERSIONS, PROBES, ProbeInputs, Row, check_probe_names, default_probes
 
 SWEEP_FILE = "sweep.jsonl"
 CACHE_DIR = "cache"
@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 def cache_file(store: RunStore, step: int, probe: str) -> Path:
-    return store.path / ANALYSIS_DIR / CACHE_DIR / f"{step_dirname(step)}.{probe}.jsonl"
+    """The cached rows of one (checkpoint, probe), keyed by the probe's version (`probes.suite.PROBE_VERSIONS`)."""
+    return store.path / ANALYSIS_DIR / CACHE_DIR / f"{step_dirname(step)}.{probe}.v{PROBE_VERSIONS[probe]}.jsonl"
 
 
 def _read_rows(file: Path) -> list[Row]:
@@ -44,14 +45,14 @@ def run_sweep(store: RunStore, probes: tuple[str, ...] | None = None, steps: lis
     check_probe_names(probes)
     all_steps = store.require_steps()
     chosen = all_steps if steps is None else [s for s in steps if s in all_steps]
-    missing = [(s, p) for s in chosen for p in probes if not cache_file(store, s, p).exists()]
+    missing = [(s, p) for s, p in _planned(chosen, probes, all_steps[-1]) if not cache_file(store, s, p).exists()]
     inputs = ProbeInputs.for_run(config) if missing else None
     todo: dict[int, list[str]] = {}
     for step, probe in missing:
         todo.setdefault(step, []).append(probe)
     for step in tqdm(sorted(todo), desc=f"probes {config.preset}", disable=not progress, unit="ckpt"):
         _probe_checkpoint(store, step, todo[step], inputs)
-    table = _assemble(store, chosen, probes)
+    table = _assemble(store, _planned(chosen, probes, all_steps[-1]))
     _write_rows(store.path / ANALYSIS_DIR / SWEEP_FILE, table)
     return table
 
@@ -64,12 +65,16 @@ def _probe_checkpoint(store: RunStore, step: int, probes: list[str], inputs: Pro
         _write_rows(cache_file(store, step, probe), rows)
 
 
-def _assemble(store: RunStore, steps: list[int], probes: tuple[str, ...]) -> list[Row]:
-    table = []
-    for step in steps:
-        tokens = store.state(step)["tokens"]
-        for probe in probes:
-            table += [{"step": step, "tokens": tokens, **row} for row in _read_rows(cache_file(store, step, probe))]
+def _planned(steps: list[int], probes: tuple[str, ...], last: int) -> list[tuple[int, str]]:
+    """(step, probe) pairs to run: every probe on every chosen step, FINAL_ONLY probes on the last step only."""
+    return [(s, p) for s in steps for p in probes if p not in FINAL_ONLY or s == last]
+
+
+def _assemble(store: RunStore, planned: list[tuple[int, str]]) -> list[Row]:
+    table, tokens = [], {}
+    for step, probe in planned:
+        tokens.setdefault(step, store.state(step)["tokens"])
+        table += [{"step": step, "tokens": tokens[step], **row} for row in _read_rows(cache_file(store, step, probe))]
     return table
 
 

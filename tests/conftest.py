@@ -59,3 +59,26 @@ def tiny_run(tmp_path_factory):
     from circuits.train import train
 
     return train(tiny_config(), tmp_path_factory.mktemp("runs") / "tiny", progress=False)
+
+
+def _seed_run(root, name, seed):
+    """Seed K of a preset (data and initialisation), named PRESET-seedK; seed 0 is the preset run itself."""
+    from circuits.presets import preset
+    from circuits.train import train
+    from probes.seeds import seed_config, seed_run_name
+
+    if seed == 0:
+        return _preset_run(root, name)
+    return train(seed_config(preset(name), seed), root / seed_run_name(name, seed), progress=False)
+
+
+@pytest.fixture(scope="session")
+def induction_seed_runs(shared_runs_root, default_run):
+    """Seeds 0, 1 and 2 of attn-only-2l: the induction claims the tests assert must hold on all of them."""
+    return [default_run] + [_seed_run(shared_runs_root, "attn-only-2l", seed) for seed in (1, 2)]
+
+
+@pytest.fixture(scope="session")
+def fv_seed_runs(shared_runs_root, fv_run):
+    """Seeds 0 and 1 of fv."""
+    return [fv_run, _seed_run(shared_runs_root, "fv", 1)]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
+from circuits.model import FastTransformer, token_losses
 from probes.ablation import ABLATIONS, ablated_losses, ablation_effects, head_set_mask, single_head_conditions
 from probes.suite import ProbeInputs
 
@@ -46,19 +46,21 @@ def test_multi_layer_head_sets_equal_hooks_on_every_ablated_layer(trained):
 
         return (f"blocks.{layer}.attn.hook_z", hook)
 
-    from circuits.model import token_losses
-
     with torch.no_grad():
         logits = bridge.run_with_hooks(inputs.text, fwd_hooks=[hook_for(*h) for h in heads])
     torch.testing.assert_close(ours, token_losses(logits, inputs.text), atol=1e-5, rtol=0)
-    single = naive_losses(bridge, inputs.text, inputs.text_reference, 1, 0, "zero")
-    assert single.shape == ours.shape
+    single = ablated_losses(fast, inputs.text, inputs.text_reference, head_set_mask([(1, 0)], 2, 2)[None], ("zero",))["zero"][0]
+    torch.testing.assert_close(single, naive_losses(bridge, inputs.text, inputs.text_reference, 1, 0, "zero"), atol=1e-5, rtol=0)
 
 
-def test_the_clean_condition_changes_nothing_and_each_head_condition_is_one_head():
+def test_the_clean_condition_changes_nothing_and_each_head_condition_is_one_head(trained):
+    _, fast, inputs = trained
+    clean = torch.zeros(1, 2, 2, dtype=torch.bool)
+    for kind, losses in ablated_losses(fast, inputs.text, inputs.text_reference, clean).items():
+        torch.testing.assert_close(losses[0], token_losses(fast(inputs.text), inputs.text), atol=1e-6, rtol=0, msg=kind)
     conds = single_head_conditions(3, 4)
     assert conds.shape == (12, 3, 4) and (conds.flatten(1).sum(1) == 1).all()
-    assert conds[5, 1, 1]
+    assert [tuple(c.nonzero()[0].tolist()) for c in conds] == [(layer, head) for layer in range(3) for head in range(4)]
 
 
 def test_bad_ablation_requests_fail_with_one_clear_error(trained):

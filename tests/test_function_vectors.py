@@ -86,26 +86,6 @@ def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
         fv_probe(tiny_run.load_bridge(step), tiny_run.load_weights(step), ProbeInputs.for_run(tiny_run.config()))
 
 
-def test_transition_analysis_counts_heads_that_were_induction_heads_before_their_aie_rose():
-    from probes.fv_analysis import transition_analysis
-
-    steps = [0, 100, 200, 300, 400]
-    # head 1.0: induction first (step 100), FV later (step 300); head 1.1: FV without ever being an induction head
-    induction = {(1, 0): [0.0, 0.8, 0.7, 0.2, 0.1], (1, 1): [0.0, 0.1, 0.1, 0.1, 0.1], (0, 0): [0.0] * 5}
-    aie = {(1, 0): [0.0, 0.0, 0.01, 0.2, 0.3], (1, 1): [0.0, 0.0, 0.0, 0.1, 0.2], (0, 0): [0.0] * 5}
-    few = [0.1, 0.1, 0.2, 0.8, 0.9]
-    table = [{"step": s, "tokens": s, "layer": l, "head": h, "probe": "attention", "metric": "induction", "value": v[i]}
-             for (l, h), v in induction.items() for i, s in enumerate(steps)]
-    table += [{"step": s, "tokens": s, "layer": l, "head": h, "probe": "fv", "metric": "aie", "value": v[i]}
-              for (l, h), v in aie.items() for i, s in enumerate(steps)]
-    table += [{"step": s, "tokens": s, "layer": None, "head": None, "probe": "fv", "metric": "few_shot_accuracy", "value": v}
-              for s, v in zip(steps, few)]
-    t = transition_analysis(table, top_n=2)
-    assert t.fv_heads == [(1, 0), (1, 1)] and t.induction_step == 100 and t.fv_step == 300
-    assert t.aie_onset == {"1.0": 300, "1.1": 300} and t.earlier_induction["1.0"] == (0.8, 100)
-    assert t.fraction_were_induction == 0.5
-
-
 def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
     """Runs the whole fv probe under the runtime shape/type checks, on a tiny fv-mix model."""
     from circuits.config import RunConfig
@@ -117,6 +97,27 @@ def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
     config = RunConfig(preset="tiny-fv", model=fast.cfg, data=data, train=tiny_train())
     rows = fv_probe(bridge, fast.state_dict(), ProbeInputs.for_run(config), SMALL)
     metrics = {r["metric"] for r in rows}
-    assert {"aie", "few_shot_accuracy", "fv_best_layer", "fv_zero_shot_accuracy/L0", "ablate_fv_excl/few_shot_accuracy"} <= metrics
+    assert {"aie", "aie_se", "few_shot_accuracy", "fv_best_layer", "fv_valid_zero_shot_accuracy/L0", "fv_zero_shot_accuracy",
+            "mean_hidden_zero_shot_accuracy", "random_heads_fv_zero_shot_accuracy/max", "ablate_fv_excl/few_shot_accuracy"} <= metrics
     assert all(isinstance(r["value"], float) for r in rows)
     assert len([r for r in rows if r["metric"] == "aie"]) == fast.cfg.n_layers * fast.cfg.n_heads
+
+
+def test_fv_heads_are_chosen_on_half_the_tasks_and_effects_reported_on_the_other_half():
+    from probes.function_vectors import split_tasks
+
+    suite = default_suite()
+    selection, heldout = split_tasks(suite)
+    assert not set(selection) & set(heldout) and set(selection) | set(heldout) == set(suite.names)
+    families = lambda names: {suite.task(n).family for n in names}  # noqa: E731
+    assert families(heldout) == {"permutation", "offset", "category"} and families(selection) == families(suite.names)
+
+
+def test_the_mean_hidden_state_baseline_is_the_layers_mean_residual_at_the_last_position(fv_tiny):
+    from probes.function_vectors import mean_hidden_states
+
+    _, fast, batch = fv_tiny
+    states = mean_hidden_states(fast, batch)
+    x = fast.embedding(batch.clean[1])
+    x = fast.blocks[0](x)
+    torch.testing.assert_close(states[1, 0], x[:, -1].mean(0), atol=1e-5, rtol=0)

@@ -49,7 +49,7 @@ def test_a_failing_sweep_keeps_its_partial_results(run, monkeypatch):
     original = suite.PROBES["icl"]
 
     def flaky(model, state, inputs):
-        if model.cfg is not None and len(calls) == 3:
+        if len(calls) == 3:
             raise RuntimeError("simulated crash")
         calls.append(1)
         return original(model, state, inputs)
@@ -74,3 +74,13 @@ def test_bad_sweep_input_gives_one_clear_error(run, tmp_path):
         run_sweep(run, progress=False)
     with pytest.raises(WorkbenchError, match="has no probe table yet"):
         load_table(empty)
+
+
+def test_a_changed_probe_version_is_recomputed_not_read_from_the_cache(run, monkeypatch):
+    run_sweep(run, ("icl",), progress=False)
+    calls = []
+    original = suite.PROBES["icl"]
+    monkeypatch.setitem(suite.PROBES, "icl", lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setitem(suite.PROBE_VERSIONS, "icl", suite.PROBE_VERSIONS["icl"] + 1)
+    run_sweep(run, ("icl",), progress=False)
+    assert len(calls) == len(run.steps())

@@ -1,0 +1,74 @@
+"""Content-controlled head scores: a positional head (fixed offsets, no content) must not pass as an induction,
+prefix-matching or duplicate-token head under any preset; a real induction circuit must."""
+import pytest
+import torch
+from handbuilt import induction_model, positional_model
+
+from circuits.data import training_lengths
+from circuits.model import build_bridge
+from circuits.presets import PRESETS, preset
+from probes.inputs import induction_lengths, prefix_period
+from probes.suite import ProbeInputs, attention_probe
+
+CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
+
+
+def scores(rows: list[dict], metric: str) -> dict[tuple[int, int], float]:
+    return {(r["layer"], r["head"]): r["value"] for r in rows if r["metric"] == metric}
+
+
+def shortcut_offsets(config) -> list[list[int]]:
+    """Single offsets that hit each probe period's targets (P − 1, 2P − 1), a trained period's, and mixtures."""
+    periods = list(induction_lengths(config)) + [prefix_period(config)]
+    singles = sorted({p - 1 for p in periods} | {2 * p - 1 for p in periods if 2 * p - 1 < config.model.n_ctx}
+                     | {training_lengths(config.data)[0] - 1})
+    mixtures = [[p - 1 for p in periods], [1, periods[0] - 1], singles[:3]]
+    return [[d] for d in singles] + mixtures
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_positional_heads_score_below_point_two_under_every_preset(name):
+    config = preset(name)
+    inputs = ProbeInputs.for_run(config)
+    offsets = shortcut_offsets(config)
+    heads = [(layer, head) for layer in range(config.model.n_layers) for head in range(config.model.n_heads)]
+    for start in range(0, len(offsets), len(heads)):
+        chosen = dict(zip(heads, offsets[start : start + len(heads)]))
+        state = positional_model(config.model, chosen)
+        rows = attention_probe(build_bridge(config.model, state), state, inputs)
+        for metric in CONTENT_SCORES:
+            for head, offs in chosen.items():
+                value = scores(rows, metric)[head]
+                assert value < 0.2, f"{name}: positional head {head} at offsets {offs} scores {metric} = {value:.3f}"
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(PRESETS) if preset(n).model.n_layers >= 2])
+def test_a_hand_built_induction_circuit_scores_at_least_point_nine(name):
+    config = preset(name)
+    state = induction_model(config.model)
+    rows = attention_probe(build_bridge(config.model, state), state, ProbeInputs.for_run(config))
+    assert scores(rows, "induction")[(1, 0)] >= 0.9, scores(rows, "induction")
+    assert scores(rows, "prefix_matching")[(1, 0)] >= 0.9, scores(rows, "prefix_matching")
+    assert scores(rows, "previous_token")[(0, 0)] >= 0.9
+    assert scores(rows, "induction")[(0, 0)] < 0.2  # the previous-token head is positional
+
+
+def test_each_score_is_reported_as_raw_control_and_their_difference():
+    config = preset("attn-only-2l")
+    state = induction_model(config.model)
+    rows = attention_probe(build_bridge(config.model, state), state, ProbeInputs.for_run(config))
+    for metric in CONTENT_SCORES:
+        raw, control, diff = (scores(rows, f"{metric}{suffix}") for suffix in ("/raw", "/control", ""))
+        for head in raw:
+            assert diff[head] == pytest.approx(raw[head] - control[head], abs=1e-6)
+    positional = positional_model(config.model, {(0, 1): [16]})
+    rows = attention_probe(build_bridge(config.model, positional), positional, ProbeInputs.for_run(config))
+    assert scores(rows, "induction/raw")[(0, 1)] > 0.2  # the raw score is fooled by the period-17 offset …
+    assert scores(rows, "induction")[(0, 1)] < 0.05  # … the control removes it
+
+
+def test_periods_are_weighted_equally():
+    config = preset("attn-only-2l")
+    inputs = ProbeInputs.for_run(config)
+    counts = torch.bincount(inputs.induction.period)
+    assert len(set(counts[counts > 0].tolist())) == 1
