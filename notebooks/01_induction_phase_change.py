@@ -20,6 +20,10 @@
 # Set `BIG = True` for a 3-layer model with MLPs (slower).
 
 # %%
+from probes.display import setup_notebook
+
+setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
+
 import os
 from pathlib import Path
 

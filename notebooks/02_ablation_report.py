@@ -18,6 +18,10 @@
 # `icl-workbench report` writes.
 
 # %%
+from probes.display import setup_notebook
+
+setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
+
 import os
 from pathlib import Path
 

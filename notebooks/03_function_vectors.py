@@ -21,6 +21,10 @@
 # Report what the model does, whatever it is: in our default run the FV effects are measurable but small.
 
 # %%
+from probes.display import setup_notebook
+
+setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
+
 import os
 from pathlib import Path
 
