@@ -76,17 +76,26 @@ def check_prompt_size(k: int, n_ctx: int, demos_available: int = SPLIT_SIZES["tr
 
 def prompts(suite: TaskSuite, task: Task, k: int, n: int, gen: torch.Generator, split: str = "test",
             shuffled: bool = False, n_ctx: int | None = None) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n"]]:
-    """n k-shot prompts [BOS, x1, y1, …, xk, yk, xq] of `task` and their answers yq (Todd et al.'s p and p̃)."""
-    check_prompt_size(k, n_ctx if n_ctx is not None else 2 * k + 2, len(suite.splits["train"]))
+    """n k-shot prompts [BOS, x1, y1, …, xk, yk, xq] of `task` and their answers yq (Todd et al.'s p and p̃).
+
+    Demonstrations come from the train inputs, never including the query (which matters for split "all": queries
+    uniform over every input, so a mean over such prompts favours no answer).
+    """
+    check_prompt_size(k, n_ctx if n_ctx is not None else 2 * k + 2, len(suite.splits["train"]) - 1)
     queries = suite.splits[split][torch.randint(len(suite.splits[split]), (n,), generator=gen)]
     train = suite.splits["train"]
-    demos = torch.stack([train[torch.randperm(len(train), generator=gen)[:k]] for _ in range(n)]) if k else torch.zeros(n, 0, dtype=torch.long)
+    demos = torch.stack([_demos(train, q, k, gen) for q in queries]) if k else torch.zeros(n, 0, dtype=torch.long)
     xs, ys = INPUTS[demos], task.answer[demos]
     if shuffled and k > 1:
         ys = torch.stack([row[torch.randperm(k, generator=gen)] for row in ys])
     pairs = torch.stack([xs, ys], dim=-1).flatten(1)  # x1 y1 x2 y2 …
     tokens = with_bos(torch.cat([pairs, INPUTS[queries][:, None]], dim=1))
     return tokens, task.answer[queries]
+
+
+def _demos(train: Tensor, query: Tensor, k: int, gen: torch.Generator) -> Tensor:
+    pool = train[train != query]
+    return pool[torch.randperm(len(pool), generator=gen)[:k]]
 
 
 class FunctionVectorMix:

@@ -36,6 +36,7 @@ from probes.ablation import ABLATIONS, ablation_effects, head_set_mask
 from probes.report import write_report
 from probes.suite import ProbeInputs
 from probes.sweep import run_sweep
+from probes.thresholds import INDUCTION_THRESHOLD
 
 torch.set_num_threads(2)
 BIG = False
@@ -67,7 +68,7 @@ fig
 # %%
 scores = run_sweep(run, ("attention",))
 final = {(r["layer"], r["head"]): r["value"] for r in scores if r["step"] == run.steps()[-1] and r["metric"] == "induction"}
-induction_heads = [h for h, v in final.items() if v >= 0.5]
+induction_heads = [h for h, v in final.items() if v >= INDUCTION_THRESHOLD]  # content-controlled score
 together = ablation_effects(model, inputs, ("mean",), conditions=head_set_mask(induction_heads, config.model.n_layers, config.model.n_heads)[None])["mean"]
 print(f"induction heads {induction_heads}: mean-ablated together, repeat loss +{together['repeat_loss'].item():.2f} nats, "
       f"ICL score {together['clean/icl_score'].item():+.2f} → {(together['clean/icl_score'] + together['icl_score']).item():+.2f}")

@@ -8,7 +8,7 @@ where P is the detector's target pattern (TransformerLens `detect_head` patterns
 Averaging over rows that have a target — instead of TransformerLens's Σ(A⊙P)/ΣA over all rows — restricts the
 induction and duplicate scores to the repeated part of [BOS, r, r], so a perfect head scores 1.0 (see
 shared/reference/papers.md). Olsson's prefix-matching score is the induction pattern on Olsson's input (25 random
-tokens repeated, BOS first; `probes.inputs.prefix_matching_tokens`).
+tokens repeated, BOS first; `probes.inputs.prefix_matching_probe`).
 
 Content control (required for induction, prefix-matching and duplicate-token scores). A head that attends to a fixed
 offset, ignoring content, puts mass on the induction targets of any period whose stripe it happens to hit (the

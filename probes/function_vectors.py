@@ -8,8 +8,10 @@ For each task t and head (ℓ, j), with z the head's input to W_O at the final p
   function vector   v_t = Σ_{(ℓ,j) ∈ top-k} ā_ℓj^t W_O^ℓj  (W_O's bias is not added: it is not any head's)
 Injection adds v_t to the residual stream after layer ℓ at the last position of zero-shot or shuffled prompts.
 Scaled for toy models (stated): Todd use 100 clean prompts per task for ā, 25 corrupted prompts for the CIE, top-10
-heads of GPT-J; we use `FVSettings` (32 / 16 prompts per task, top-3 heads of 12). Queries for ā and CIE come from
-each task's valid inputs, evaluation queries from its test inputs; demonstrations always from train inputs.
+heads of GPT-J; we use `FVSettings` (32 / 16 prompts per task, top-3 heads of 8). Queries for ā are uniform over all
+of a task's inputs (so ā favours no particular answer: with queries from one split, an FV added to prompts of that
+split would carry their answers), CIE queries come from its valid inputs, evaluation queries from valid (to choose a
+layer) or test (to report) inputs; demonstrations always from train inputs, never the query itself.
 All heads' CIEs come from one batched set of patched passes (probes.ablation.run_conditions), not one per head.
 """
 from __future__ import annotations
@@ -62,7 +64,7 @@ class TaskBatch:
         gen = torch.Generator().manual_seed(FV_SEED)
         tasks = [suite.task(name) for name in names] if names is not None else list(suite.tasks)
         k, parts = settings.shots, {}
-        specs = {"clean": (k, settings.mean_prompts, "valid", False), "corrupted": (k, settings.corrupted_prompts, "valid", True),
+        specs = {"clean": (k, settings.mean_prompts, "all", False), "corrupted": (k, settings.corrupted_prompts, "valid", True),
                  "few_shot": (k, settings.eval_prompts, eval_split, False)}
         for name, (shots, n, split, shuffled) in specs.items():
             pairs = [prompts(suite, t, shots, n, gen, split, shuffled, n_ctx) for t in tasks]

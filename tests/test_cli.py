@@ -30,3 +30,23 @@ def test_retraining_into_a_run_with_another_config_is_refused_and_keeps_the_run(
 def test_python_dash_m_reaches_the_cli():
     result = subprocess.run([sys.executable, "-m", "circuits", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "runs" in result.stdout
+
+
+def test_demo_with_seeds_trains_each_seed_and_reports_every_claim_over_them(tmp_path, capsys, monkeypatch):
+    import json
+
+    from builders import tiny_config
+
+    from circuits import presets
+
+    monkeypatch.setitem(presets.PRESETS, "tiny", tiny_config)
+    assert main(["--root", str(tmp_path), "demo", "--preset", "tiny", "--seeds", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "tiny-seed0" / "report.html").exists() and (tmp_path / "tiny-seed1" / "report.html").exists()
+    configs = [json.loads((tmp_path / f"tiny-seed{k}" / "config.json").read_text()) for k in (0, 1)]
+    assert [(c["train"]["seed"], c["model"]["seed"]) for c in configs] == [(0, 0), (1, 1)]
+    summary = json.loads((tmp_path / "tiny-seeds" / "seeds.json").read_text())
+    assert {c["key"] for c in summary} >= {"induction/head", "icl/uses_context"}
+    for claim in summary:
+        assert claim["sentence"] in out and f"of {len(claim['runs'])} seeds" in claim["sentence"]
+        assert len(claim["runs"]) == 2

@@ -1,31 +1,40 @@
-"""Issue 4's claims on the trained default `fv` run: the FV method works, and the order in which circuits form."""
+"""The FV claims on the trained `fv` runs: asserted only where they hold on every tested seed (seeds 0 and 1), and
+the patching method's own sanity check (Todd et al. 2024, arXiv 2310.15213)."""
 import pytest
 
 from circuits.model import FastTransformer
 from circuits.tasks import default_suite
 from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations
-from probes.fv_analysis import transition_analysis
+from probes.report import write_report
+from probes.seeds import saved_claims, summarize
 from probes.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
+# Held on every one of the 5 seeds studied outside CI (closing note of the issue "Claims you can trust"); CI checks
+# them on seeds 0 and 1. The others are reported per run with their numbers, supported or not.
+EVERY_SEED = ("fv/heads", "fv/few_shot", "fv/ablation", "fv/order")
 
 
 @pytest.fixture(scope="module")
-def table(fv_run):
-    return run_sweep(fv_run, progress=False)
+def summary(fv_seed_runs):
+    for run in fv_seed_runs:
+        run_sweep(run, progress=False)
+        write_report(run)
+    return {c.key: c for c in summarize({run.path.name: saved_claims(run) for run in fv_seed_runs})}
 
 
-def final(table, metric):
-    return next(r["value"] for r in reversed(table) if r["probe"] == "fv" and r["metric"] == metric)
+@pytest.mark.parametrize("key", EVERY_SEED)
+def test_the_fv_claims_that_hold_on_every_studied_seed_hold_on_both_tested_seeds(summary, key):
+    assert len(summary[key].runs) == 2
+    assert summary[key].holds_on_every_seed, summary[key].sentence()
 
 
-def test_injecting_the_task_fv_raises_zero_shot_accuracy_far_above_baseline(table):
-    layer = int(final(table, "fv_best_layer"))
-    baseline, injected = final(table, "no_fv_zero_shot_accuracy"), final(table, f"fv_zero_shot_accuracy/L{layer}")
-    assert injected >= baseline + 0.4, (baseline, injected)
-    assert final(table, "other_task_fv_zero_shot_accuracy") <= baseline + 0.1
-    assert final(table, "random_heads_fv_zero_shot_accuracy") <= baseline + 0.2
-    assert final(table, f"fv_shuffled_accuracy/L{layer}") >= final(table, "no_fv_shuffled_accuracy") + 0.2
+def test_every_fv_claim_is_reported_for_every_seed_with_its_control(summary):
+    expected = {"fv/heads", "fv/order", "fv/were_induction", "fv/signature", "fv/few_shot", "fv/injection", "fv/ablation",
+                "fv/yin_steinhardt_few_shot", "fv/yin_steinhardt_icl"}
+    assert expected <= set(summary)
+    for key in expected - {"fv/order"}:
+        assert all(c is not None for c in summary[key].controls), key
 
 
 def test_patching_mean_outputs_into_clean_prompts_barely_changes_the_answer(fv_run):
@@ -36,16 +45,3 @@ def test_patching_mean_outputs_into_clean_prompts_barely_changes_the_answer(fv_r
                                 batch.shuffled, batch.zero_shot, batch.eval_answers)
     effects = indirect_effects(fast, clean_as_target, mean_head_activations(fast, batch)).mean(0)
     assert effects.abs().max() < 0.03, effects
-
-
-def test_few_shot_icl_depends_on_the_fv_heads(table):
-    clean = final(table, "few_shot_accuracy")
-    assert clean > 0.8 and final(table, "zero_shot_accuracy") < 0.3
-    assert final(table, "ablate_fv/few_shot_accuracy") < clean - 0.2
-
-
-def test_induction_heads_form_before_the_task_transition(table):
-    t = transition_analysis(table)
-    assert t.induction_step is not None and t.fv_step is not None
-    assert t.induction_step < t.fv_step, (t.induction_step, t.fv_step)
-    assert 0.0 <= t.fraction_were_induction <= 1.0 and len(t.fv_heads) == FVSettings().top_heads

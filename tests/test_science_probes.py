@@ -5,8 +5,9 @@ from test_detectors import RULES, reference_scores
 
 from circuits.cli import main
 from probes.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
-from probes.findings import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD, compute_findings
-from probes.inputs import induction_tokens
+from probes.findings import compute_findings
+from probes.inputs import induction_probe
+from probes.thresholds import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD
 from probes.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def test_the_phase_change_window_contains_the_first_crossing(findings):
 
 def test_detectors_agree_with_a_per_head_reference_on_the_trained_model(default_run):
     model = default_run.load_bridge(default_run.steps()[-1])
-    tokens = induction_tokens(default_run.config(), n=4)[[0, 1, 2, 3]]
+    tokens = induction_probe(default_run.config(), n=4).tokens
     patterns = attention_patterns(model, tokens)
     for name, fn in (("previous", previous_token_score), ("duplicate", duplicate_token_score), ("induction", induction_score)):
         torch.testing.assert_close(fn(patterns, tokens), reference_scores(patterns, tokens, RULES[name]), atol=1e-5, rtol=0)
