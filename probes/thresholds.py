@@ -17,23 +17,28 @@ PREVIOUS_TOKEN_THRESHOLD = 0.4  # a "previous-token head": previous-token score 
 PHASE_NOISE_MULTIPLE = 5.0  # |last − first| must exceed this many noise floors (bootstrap std or robust Δ spread)
 PHASE_MAX_WINDOW_FRACTION = 0.3  # the 10%→90% window may cover at most this share of the step range …
 PHASE_MAX_LOG_WINDOW_FRACTION = 0.2  # … and of the log(1 + step) range (else it is slow early learning)
-# "What to notice" sentences of probes.emergence (notebook 04)
-LAG_MIN_GAP = 0.5  # "exact match lags p": at some checkpoint p has made ≥ this larger share of its change than EM
-CORRELATION_NOISE_MULTIPLE = 2.0  # "errors are correlated": ρ > this many bootstrap std
-SIZE_MAX_P_SHARE = 0.6  # "the metric manufactures the size jump": p's largest doubling holds ≤ this share of its rise …
-SIZE_MIN_SHARPENING = 0.2  # … and exact match's largest doubling holds ≥ this much more of its own
+
+# ---- induction claims (probes.findings) ---------------------------------------------------------------------------
 K_COMPOSITION_RATIO = 1.5  # a previous-token partner K-composes at ≥ this × the random-matrix baseline
 ICL_SCORE_THRESHOLD = -0.4  # "uses its context": ICL score (loss late − loss early, nats) ≤ this (Olsson: ≈ −0.4)
 ABLATION_MIN_NATS = 1.0  # a head set "carries induction": mean-ablating it raises held-out repeat loss ≥ this
 ABLATION_RANDOM_SETS = 70  # at most this many same-size random head sets as the ablation control
-
-# ---- function vectors (Todd et al. 2024; Yin & Steinhardt 2025) ------------------------------------------------------
-FV_MIN_AIE = 0.02  # an "FV head": final AIE (Δ P(yq)) ≥ this …
-AIE_NOISE_MULTIPLE = 3.0  # … and ≥ this × the AIE's standard error over prompts (its noise floor)
 INDUCTION_NOISE_FLOOR = 0.05  # the least noise floor of the controlled induction score (the first checkpoint's
 #                               largest |score| raises it)
-ONSET_FRACTION = 0.5  # a head's onset of a score: the first checkpoint at ≥ this fraction of its peak (the same
+
+# ---- function vectors (probes.fv_transition; Todd et al. 2024; Yin & Steinhardt 2025) ----------------------------
+FV_MIN_AIE = 0.02  # an "FV head": final AIE (Δ P(yq)) ≥ this …
+AIE_NOISE_MULTIPLE = 3.0  # … and ≥ this × the AIE's standard error over prompts (its noise floor)
+ONSET_FRACTION = 0.5  # a head's onset of a score: the first checkpoint at floor + this × (peak − floor) (the same
 #                       relative criterion for induction and AIE), counted only when the peak clears its noise floor
 SIGNATURE_MIN_DROP = 0.1  # Yin & Steinhardt's signature: induction score falls ≥ this from its peak while AIE rises
 FV_INJECTION_MIN_GAIN = 0.2  # an FV "works": zero-shot accuracy rises ≥ this over no FV, and above every baseline
 ABLATION_BEATS_RANDOM = 0.9  # a head set "matters": ablating it hurts more than this share of same-size head sets
+
+# ---- "What to notice" sentences of probes.emergence (notebook 04) -------------------------------------------------
+MANUFACTURED_MAX_P_SHARE = 0.25  # "the metric makes the jump": inside exact match's transition window, per-token
+#                                  accuracy makes at most this share of its own first → last change
+CORRELATION_NOISE_MULTIPLE = 2.0  # "errors are correlated": ρ > this many bootstrap std
+SIZE_MIN_AMPLIFICATION = 3.0  # "exact match amplifies p over size": its largest rise between neighbouring sizes is
+#                               ≥ this many times p's rise over the same step …
+SIZE_MAX_PREDICTION_ERROR = 0.5  # … and p^L predicts that rise within this fraction of it
