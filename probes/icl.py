@@ -7,6 +7,7 @@ token-loss difference is the same quantity with the opposite sign.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,7 @@ from torch import Tensor
 
 from circuits.model import token_losses
 from probes.inputs import check_fits
+from probes.thresholds import PHASE_MAX_LOG_WINDOW_FRACTION, PHASE_MAX_WINDOW_FRACTION, PHASE_NOISE_MULTIPLE
 
 EARLY_FRACTION = 0.1
 LATE_FRACTION = 0.9
@@ -45,34 +47,96 @@ def icl_score(losses: Float[Tensor, "*batch pos"], early: float = EARLY_FRACTION
 
 @dataclass(frozen=True)
 class PhaseChange:
-    """Where a metric changes: `start`…`end` bracket its 10%→90% transition; `steepest` is the fastest interval."""
+    """Where a metric changes, and whether that change counts as a phase change.
+
+    `start`…`end` bracket its 10%→90% transition; `steepest` is the fastest interval inside it; `before`/`after` are
+    the first and last values. `detected` is the verdict of `locate_phase_change`; `reason` says why not ("" when
+    detected); `noise` is the noise floor it used (on the metric's scale).
+    """
 
     start: int
     end: int
     steepest: tuple[int, int]
     before: float
     after: float
+    detected: bool = False
+    reason: str = ""
+    noise: float = 0.0
 
     @property
     def change(self) -> float:
         return self.after - self.before
 
 
-def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1, high: float = 0.9) -> PhaseChange:
-    """The checkpoint window in which a metric makes the bulk of its change, and its fastest-changing interval.
+def robust_noise(values: list[float]) -> float:
+    """Noise floor estimated from the series itself: 1.4826 · median|Δv| / √2 over successive differences.
+
+    For i.i.d. Gaussian noise of std σ on a slowly varying curve, successive differences have std σ√2 and the
+    median absolute difference is 0.6745·σ√2 — hence the MAD constant 1.4826 and the √2. The median ignores the
+    few large differences of a transition (Rousseeuw & Croux 1993 for the MAD; differencing as in von Neumann's
+    successive-difference estimator, 1941). On a noiseless curve it is ≈ 0, so the window criteria decide.
+    """
+    diffs = sorted(abs(b - a) for a, b in zip(values, values[1:]))
+    mid = len(diffs) // 2
+    median = diffs[mid] if len(diffs) % 2 else (diffs[mid - 1] + diffs[mid]) / 2
+    return 1.4826 * median / math.sqrt(2)
+
+
+def _window(steps: list[int], values: list[float], low: float, high: float) -> tuple[int, int, int]:
+    """Indices (i0, i1) of the 10%→90% window and k of its steepest interval (k, k + 1); never raises."""
+    before, span = values[0], values[-1] - values[0]
+    if span == 0:
+        return 0, len(steps) - 1, 0
+    progress = [(v - before) / span for v in values]
+    first_high = next((i for i, p in enumerate(progress) if p >= high), len(values) - 1)
+    last_low = max([i for i, p in enumerate(progress[: first_high + 1]) if p <= low] or [0])
+    i0 = min(last_low, len(steps) - 2)
+    i1 = max(first_high, i0 + 1)
+    slopes = [abs(values[k + 1] - values[k]) / max(1, steps[k + 1] - steps[k]) for k in range(i0, i1)]
+    return i0, i1, i0 + max(range(len(slopes)), key=slopes.__getitem__)
+
+
+def _verdict(steps: list[int], start: int, end: int, change: float, noise: float, label: str) -> str:
+    """"" if the change is a phase change, else the first criterion it fails, as a sentence."""
+    if change == 0:
+        return "no change: the first and last values are equal"
+    if abs(change) <= PHASE_NOISE_MULTIPLE * noise:
+        return f"change {abs(change):.3g} is below {PHASE_NOISE_MULTIPLE:g}× the noise floor {noise:.3g}"
+    linear = (end - start) / max(1, steps[-1] - steps[0])
+    if linear > PHASE_MAX_WINDOW_FRACTION:
+        return (f"the {label} window spans {linear:.0%} of training (steps {start}–{end}), "
+                f"wider than {PHASE_MAX_WINDOW_FRACTION:.0%}")
+    logarithmic = (math.log1p(end) - math.log1p(start)) / max(1e-12, math.log1p(steps[-1]) - math.log1p(steps[0]))
+    if logarithmic > PHASE_MAX_LOG_WINDOW_FRACTION:
+        return (f"the window (steps {start}–{end}) spans {logarithmic:.0%} of training in log-steps, wider than "
+                f"{PHASE_MAX_LOG_WINDOW_FRACTION:.0%} (slow early learning, not a sudden change)")
+    return ""
+
+
+def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1, high: float = 0.9, *,
+                        noise: float | None = None) -> PhaseChange:
+    """The checkpoint window in which a metric makes the bulk of its change, and whether it is a phase change.
 
     `before`/`after` are the metric's first and last values; the window runs from the last checkpoint before the
     metric has moved `low` of the way from `before` to `after` to the first checkpoint where it has moved `high` of
     the way. Inside it, `steepest` is the pair of consecutive checkpoints with the largest |Δvalue/Δstep|.
+
+    `detected` is True only if |after − before| exceeds `PHASE_NOISE_MULTIPLE` × `noise` and the
+    window covers at most `PHASE_MAX_WINDOW_FRACTION` of the step range and `PHASE_MAX_LOG_WINDOW_FRACTION` of the
+    log(1 + step) range (probes.thresholds) — the "sudden" of Olsson et al. 2022 (arXiv 2209.11895), and the check
+    Schaeffer, Miranda & Koyejo 2023 (arXiv 2304.15004) ask for before calling a curve emergent. `noise` is a noise
+    floor on the metric's scale (e.g. a bootstrap std over probe sequences); None estimates it from the series
+    (`robust_noise`). A flat or constant series gives detected=False, never an exception; a series with NaN or
+    infinite values gives detected=False with the window over the whole range.
     """
     if len(steps) < 2 or len(steps) != len(values):
         raise ValueError(f"need ≥ 2 checkpoints with one value each, got {len(steps)} steps, {len(values)} values")
-    before, after = values[0], values[-1]
-    span = after - before or 1e-12
-    progress = [(v - before) / span for v in values]
-    first_high = next(i for i, p in enumerate(progress) if p >= high)
-    last_low = max([i for i, p in enumerate(progress[: first_high + 1]) if p <= low] or [0])
-    i0, i1 = last_low, max(first_high, last_low + 1)
-    slopes = [abs(values[k + 1] - values[k]) / max(1, steps[k + 1] - steps[k]) for k in range(i0, i1)]
-    k = i0 + max(range(len(slopes)), key=slopes.__getitem__)
-    return PhaseChange(steps[i0], steps[i1], (steps[k], steps[k + 1]), before, after)
+    values = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in values):
+        return PhaseChange(steps[0], steps[-1], (steps[0], steps[1]), values[0], values[-1], False,
+                           "the series has NaN or infinite values", float("nan"))
+    floor = robust_noise(values) if noise is None else float(noise)
+    i0, i1, k = _window(steps, values, low, high)
+    change = values[-1] - values[0]
+    reason = _verdict(steps, steps[i0], steps[i1], change, floor, f"{low:.0%}→{high:.0%}")
+    return PhaseChange(steps[i0], steps[i1], (steps[k], steps[k + 1]), values[0], values[-1], not reason, reason, floor)
