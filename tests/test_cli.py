@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from circuits.cli import main
 
 
@@ -32,6 +34,7 @@ def test_python_dash_m_reaches_the_cli():
     assert "train" in result.stdout and "runs" in result.stdout
 
 
+@pytest.mark.slow
 def test_demo_with_seeds_trains_each_seed_and_reports_every_claim_over_them(tmp_path, capsys, monkeypatch):
     import json
 
