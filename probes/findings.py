@@ -17,7 +17,7 @@ from probes.claims import Claim, fmt, label, make_claim
 from probes.icl import PhaseChange, locate_phase_change
 from probes.suite import ProbeInputs, Row
 from probes.sweep import select
-from probes.thresholds import (ABLATION_MIN_NATS, ABLATION_RANDOM_SETS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
+from probes.thresholds import (ABLATION_BEATS_RANDOM, ABLATION_MIN_NATS, ABLATION_RANDOM_SETS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
                                INDUCTION_THRESHOLD,
                                K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD)
 
@@ -165,7 +165,7 @@ def _icl_claim(f: dict) -> Claim:
     return make_claim(
         "icl/uses_context", f"the model uses its context (ICL score ≤ {ICL_SCORE_THRESHOLD} nats)",
         value <= ICL_SCORE_THRESHOLD, value, start,
-        f"ICL score (loss at 90% − loss at 10% of the context; negative ⇒ uses context) {fmt(value)} nats at the last "
+        f"ICL score (loss at 90% − loss at 10% of the context, ±2-token windows; negative ⇒ uses context) {fmt(value)} nats at the last "
         f"checkpoint vs {fmt(start)} at the first{window}.")
 
 
@@ -190,8 +190,8 @@ def _ablation_claim(f: dict) -> Claim:
     return make_claim(
         "ablation/induction_heads",
         f"mean-ablating the induction heads together breaks induction (Δ repeat loss ≥ {ABLATION_MIN_NATS} nats, "
-        "more than the median other same-size head set)",
-        value >= ABLATION_MIN_NATS and value > control, value, control,
+        f"more than {ABLATION_BEATS_RANDOM:.0%} of the other same-size head sets)",
+        value >= ABLATION_MIN_NATS and beaten >= ABLATION_BEATS_RANDOM, value, control,
         f"ablating {len(f['induction_heads'])} head(s) raises held-out repeat loss by {fmt(value)} nats vs a median "
         f"{fmt(control)} for the {len(others)} other same-size head sets (larger than {beaten:.0%} of them) and "
         f"removes {share:.0%} of the ICL score.")

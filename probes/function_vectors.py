@@ -17,6 +17,7 @@ All heads' CIEs come from one batched set of patched passes (probes.ablation.run
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,7 @@ from torch import Tensor
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from circuits.tasks import TaskSuite, check_prompt_size, prompts
+from probes.thresholds import AIE_NOISE_MULTIPLE, FV_MIN_AIE
 from probes.ablation import clean_pass, last_position_patch, run_conditions, single_head_conditions
 
 FV_SEED = 1_2024
@@ -141,11 +143,20 @@ def mean_hidden_states(fast: FastTransformer, batch: TaskBatch) -> Float[Tensor,
     return rearrange(states, "(t n) l m -> t n l m", t=batch.clean.shape[0]).mean(1)
 
 
-def top_heads(scores: Float[Tensor, "n_layers n_heads"], k: int, exclude: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+def top_heads(scores: Float[Tensor, "n_layers n_heads"], k: int, exclude: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """The k highest-scoring heads, best first, skipping `exclude` (Yin & Steinhardt's ablation with exclusion)."""
     n_heads = scores.shape[1]
     order = [(int(i) // n_heads, int(i) % n_heads) for i in scores.flatten().argsort(descending=True)]
     return [h for h in order if h not in set(exclude)][:k]
+
+
+def fv_heads(aie: Float[Tensor, "n_layers n_heads"], se: Float[Tensor, "n_layers n_heads"], k: int,
+             exclude: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """FV heads with a noise floor: the k best heads by AIE among those whose AIE ≥ max(FV_MIN_AIE,
+    AIE_NOISE_MULTIPLE × its standard error) (probes.thresholds); possibly fewer than k, possibly none."""
+    floor = (AIE_NOISE_MULTIPLE * se).clamp_min(FV_MIN_AIE)
+    ranked = top_heads(aie, aie.numel(), exclude)
+    return [h for h in ranked if aie[h] >= floor[h]][:k]
 
 
 def function_vector(fast: FastTransformer, mean_z: Float[Tensor, "n_layers n_heads d_head"], heads: list[tuple[int, int]]) -> Float[Tensor, "d_model"]:

@@ -19,10 +19,13 @@ from dataclasses import asdict, dataclass
 
 from probes.claims import Claim, fmt, make_claim
 from probes.findings import induction_noise_floor
-from probes.function_vectors import FVSettings
+import torch
+
+from probes.function_vectors import FVSettings, fv_heads
 from probes.suite import Row
 from probes.sweep import select
-from probes.thresholds import (ABLATION_BEATS_RANDOM, AIE_NOISE_MULTIPLE, FV_INJECTION_MIN_GAIN, FV_MIN_AIE,
+from probes.thresholds import (ABLATION_BEATS_RANDOM, AIE_NOISE_MULTIPLE, FEW_SHOT_MIN_GAIN, FV_INJECTION_MIN_GAIN,
+                               FV_MIN_AIE,
                                INDUCTION_THRESHOLD, ONSET_FRACTION, SIGNATURE_MIN_DROP)
 
 Series = list[tuple[int, float]]
@@ -55,7 +58,7 @@ def _history(induction: Series, aie: Series, se: float, floor: float, is_fv: boo
     ind_onset, aie_onset = onset(induction, floor), onset(aie, aie_floor)
     first = peak >= INDUCTION_THRESHOLD and ind_onset is not None and aie_onset is not None and ind_onset < aie_onset
     aie_at_peak = dict(aie)[peak_step]
-    falls = peak - induction[-1][1] >= max(SIGNATURE_MIN_DROP, floor)
+    falls = peak >= INDUCTION_THRESHOLD and peak - induction[-1][1] >= max(SIGNATURE_MIN_DROP, floor)
     signature = falls and aie[-1][1] - aie_at_peak > aie_floor
     return HeadHistory(peak, induction[-1][1], ind_onset, aie[-1][1], aie_floor, aie_onset, is_fv, first, signature)
 
@@ -79,8 +82,7 @@ def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -
     induction, aie = select(table, "attention", "induction"), select(table, "fv", "aie")
     se = {h: pts[-1][1] for h, pts in select(table, "fv", "aie_se").items()}
     floor = induction_noise_floor(induction)
-    ranked = sorted(aie, key=lambda h: -aie[h][-1][1])
-    passing = [h for h in ranked if aie[h][-1][1] >= max(FV_MIN_AIE, AIE_NOISE_MULTIPLE * se[h])][:top_n]
+    passing = fv_heads(_grid(aie, -1), _grid({h: [(0, v)] for h, v in se.items()}, -1), top_n)
     heads = {f"{l}.{h}": _history(induction[(l, h)], aie[(l, h)], se[(l, h)], floor, (l, h) in passing) for l, h in aie}
     fv = [f"{l}.{h}" for l, h in passing]
     ind_onsets = [h.induction_onset for h in heads.values() if h.induction_peak >= INDUCTION_THRESHOLD and h.induction_onset is not None]
@@ -92,8 +94,18 @@ def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -
     return Transition(**facts, claims=transition_claims(facts, table))
 
 
+def _grid(series: dict[tuple, Series], index: int) -> torch.Tensor:
+    """[n_layers, n_heads] of each head's value at checkpoint `index`."""
+    grid = torch.zeros(1 + max(l for l, _ in series), 1 + max(h for _, h in series))
+    for (layer, head), points in series.items():
+        grid[layer, head] = points[index][1]
+    return grid
+
+
 def _base_rate(heads: dict[str, HeadHistory], reference: float | None) -> float | None:
-    others = [h for h in heads.values() if not h.is_fv]
+    """Among the non-FV heads above layer 0 (a layer-0 head has no earlier layer to compose with, so it cannot be
+    an induction head), the share that were induction heads before `reference`."""
+    others = [h for name, h in heads.items() if not h.is_fv and not name.startswith("0.")]
     if reference is None or not others:
         return None
     were = [h.induction_peak >= INDUCTION_THRESHOLD and h.induction_onset is not None and h.induction_onset < reference
@@ -133,33 +145,37 @@ def _order_claim(f: dict) -> Claim:
 
 def _were_induction_claim(f: dict) -> Claim:
     fv = [f["heads"][h] for h in f["fv_heads"]]
-    share = sum(h.was_induction_first for h in fv) / len(fv) if fv else float("nan")
+    first = sum(h.was_induction_first for h in fv)
+    share = first / len(fv) if fv else float("nan")
     base = f["base_rate"]
-    ok = bool(fv) and share > 0 and base is not None and share > base
+    ok = bool(fv) and first > 0 and base is not None and share > base
     names = ", ".join(f"{h} (induction peak {fmt(f['heads'][h].induction_peak)}, onset {f['heads'][h].induction_onset}; "
                       f"AIE onset {f['heads'][h].aie_onset})" for h in f["fv_heads"]) or "no FV heads"
     return make_claim("fv/were_induction", "FV heads were induction heads before they became FV heads, more often "
                       "than other heads", ok, share, base,
-                      f"{fmt(share)} of FV heads had an induction onset (peak ≥ {INDUCTION_THRESHOLD}) before their AIE "
-                      f"onset, vs a base rate of {fmt(base)} among the other heads; {names}.")
+                      f"{first} of {len(fv)} FV heads ({fmt(share)}) had an induction onset (peak ≥ {INDUCTION_THRESHOLD}) "
+                      f"before their AIE onset, vs a base rate of {fmt(base)} among the other heads above layer 0 (before "
+                      f"the FV heads' median AIE onset); {names}.")
 
 
 def _signature_claim(f: dict) -> Claim:
-    fv = [h for h in f["fv_heads"]]
-    others = [h for h, v in f["heads"].items() if not v.is_fv]
+    fv = list(f["fv_heads"])
+    others = [h for h, v in f["heads"].items() if not v.is_fv and not h.startswith("0.")]
     share = sum(f["heads"][h].signature for h in fv) / len(fv) if fv else float("nan")
-    base = sum(f["heads"][h].signature for h in others) / len(others) if others else float("nan")
+    base = sum(f["heads"][h].signature for h in others) / len(others) if others else 0.0
     shown = ", ".join(h for h, v in f["heads"].items() if v.signature) or "none"
-    return make_claim("fv/signature", "FV heads show Yin & Steinhardt's signature (induction score falls while AIE rises)",
-                      bool(fv) and share > 0, share, base,
-                      f"{fmt(share)} of FV heads vs {fmt(base)} of other heads; heads with the signature: {shown}.")
+    return make_claim("fv/signature", "FV heads show Yin & Steinhardt's signature (an induction head whose induction "
+                      "score falls while its AIE rises), more often than other heads", bool(fv) and share > base,
+                      share, base, f"{fmt(share)} of FV heads vs {fmt(base)} of the other heads above layer 0; heads "
+                      f"with the signature: {shown}.")
 
 
 def _few_shot_claim(table: list[Row]) -> Claim:
     few, zero = final(table, "few_shot_accuracy"), final(table, "zero_shot_accuracy")
-    return make_claim("fv/few_shot", "the model learns held-out tasks in context (10-shot ≫ zero-shot)",
-                      few >= zero + FV_INJECTION_MIN_GAIN, few, zero,
-                      f"10-shot accuracy {fmt(few)} vs zero-shot {fmt(zero)} on the held-out tasks' test queries.")
+    return make_claim("fv/few_shot", "the model infers the task from its demonstrations (10-shot ≫ zero-shot)",
+                      few >= zero + FEW_SHOT_MIN_GAIN, few, zero,
+                      f"10-shot accuracy {fmt(few)} vs zero-shot {fmt(zero)} on the test queries of the tasks not used to "
+                      f"choose FV heads (all 32 tasks are trained on).")
 
 
 def _injection_claim(table: list[Row]) -> Claim:
@@ -170,9 +186,11 @@ def _injection_claim(table: list[Row]) -> Claim:
     best = max(baselines.values())
     layer = int(final(table, "fv_best_layer"))
     shown = "; ".join(f"{k} {fmt(v)}" for k, v in baselines.items())
-    return make_claim("fv/injection", "adding the FV to zero-shot prompts of held-out tasks recovers the task",
+    return make_claim("fv/injection", "adding the FV of a task not used to choose the FV heads to its zero-shot prompts "
+                      "recovers the task",
                       value >= none + FV_INJECTION_MIN_GAIN and value > best, value, best,
-                      f"zero-shot accuracy {fmt(none)} → {fmt(value)} with the FV added after layer {layer} (chosen on "
+                      f"zero-shot accuracy {fmt(none)} → {fmt(value)} with the FV of heads {_used(table)} added after "
+                      f"layer {layer} (chosen on "
                       f"validation queries; test queries reported); baselines: {shown}; random-head mean "
                       f"{fmt(final(table, 'random_heads_fv_zero_shot_accuracy/mean'))}; shuffled-label prompts "
                       f"{fmt(final(table, 'no_fv_shuffled_accuracy'))} → {fmt(final(table, 'fv_shuffled_accuracy'))}.")
@@ -184,21 +202,31 @@ def _ablation_claim(table: list[Row]) -> Claim:
     lo, hi = (final(table, f"ablate_random/few_shot_accuracy/{s}", "fv_controls") for s in ("min", "max"))
     return make_claim("fv/ablation", "ablating the FV heads hurts few-shot accuracy more than ablating random heads",
                       beats is not None and beats >= ABLATION_BEATS_RANDOM, value, control,
-                      f"10-shot accuracy {fmt(final(table, 'few_shot_accuracy'))} → {fmt(value)} with the top FV heads "
-                      f"mean-ablated vs {fmt(control)} [{fmt(lo)}–{fmt(hi)}] over every same-size head set (it hurts "
+                      f"10-shot accuracy {fmt(final(table, 'few_shot_accuracy'))} → {fmt(value)} with FV heads "
+                      f"{_used(table)} mean-ablated vs {fmt(control)} [{fmt(lo)}–{fmt(hi)}] over every same-size head set (it hurts "
                       f"more than {fmt(beats)} of them; the top induction heads: "
                       f"{fmt(final(table, 'ablate_induction/few_shot_accuracy'))}).")
+
+
+def _used(table: list[Row]) -> str:
+    """The heads the probe used as the FV set at the last checkpoint."""
+    return ", ".join(f"{l}.{h}" for (l, h), pts in sorted(select(table, "fv", "fv_set").items()) if pts[-1][1] > 0) or "none"
 
 
 def _yin_steinhardt_claims(table: list[Row]) -> list[Claim]:
     fv, ind = (final(table, f"ablate_{n}_excl/few_shot_accuracy") for n in ("fv", "induction"))
     fv_icl, ind_icl = (final(table, f"ablate_{n}_excl/icl_score_change") for n in ("fv", "induction"))
+    n = final(table, "few_shot_prompts") or 1.0
+    two_se = 2 * ((fv * (1 - fv) + ind * (1 - ind)) / n) ** 0.5  # binomial standard error of the difference
+    outcome = ("the prediction holds" if ind - fv > two_se else "the opposite holds" if fv - ind > two_se
+               else "not distinguishable at this sample size")
     note = ("exclusion removes the other ranking's top-n heads first (Yin & Steinhardt remove the top 2%, less than one "
             "head of 8)")
     return [
         make_claim("fv/yin_steinhardt_few_shot", "FV-head ablation hurts few-shot accuracy more than induction-head "
-                   "ablation, each with exclusion (Yin & Steinhardt's prediction)", fv < ind, fv, ind,
-                   f"10-shot accuracy {fmt(fv)} with FV heads ablated vs {fmt(ind)} with induction heads ablated; {note}."),
+                   "ablation, each with exclusion (Yin & Steinhardt's prediction)", ind - fv > two_se, fv, ind,
+                   f"10-shot accuracy {fmt(fv)} with FV heads ablated vs {fmt(ind)} with induction heads ablated "
+                   f"(difference {fmt(ind - fv)}, 2 standard errors {fmt(two_se)} over {n:.0f} prompts: {outcome}); {note}."),
         make_claim("fv/yin_steinhardt_icl", "induction-head ablation hurts the ICL score (token-loss difference) more "
                    "than FV-head ablation, each with exclusion", ind_icl > fv_icl, ind_icl, fv_icl,
                    f"ICL-score change {fmt(ind_icl)} nats (induction heads ablated) vs {fmt(fv_icl)} (FV heads); "

@@ -44,6 +44,8 @@ class SeedClaim:
     def sentence(self) -> str:
         head = self.statement[0].upper() + self.statement[1:]
         verdict = "holds on every seed" if self.holds_on_every_seed else "not supported on every seed"
+        missing = sum(v != v for v in self.values)
+        verdict += f", not computed on {missing}" if missing else ""
         controls = [c for c in self.controls if c is not None]
         control = f"; its control {spread(controls)}" if controls else ""
         return (f"{head}: {verdict} ({sum(self.supported)} of {len(self.runs)} seeds); statistic {spread(self.values)}"
@@ -59,16 +61,17 @@ def spread(values: list[float]) -> str:
 
 
 def summarize(claims_by_run: dict[str, list[dict]]) -> list[SeedClaim]:
-    """One SeedClaim per claim key, in the order of the first run's claims."""
+    """One SeedClaim per claim key over *every* run: a run that did not produce a claim counts as not supporting it
+    (value NaN), so "k of N seeds" always counts all N."""
     keys: dict[str, str] = {}
     for claims in claims_by_run.values():
         keys.update({c["key"]: c["statement"] for c in claims if c["key"] not in keys})
     out = []
     for key, statement in keys.items():
-        found = {run: next((c for c in claims if c["key"] == key), None) for run, claims in claims_by_run.items()}
-        present = {run: c for run, c in found.items() if c is not None}
-        out.append(SeedClaim(key, statement, list(present), [c["supported"] for c in present.values()],
-                             [c["value"] for c in present.values()], [c["control"] for c in present.values()]))
+        found = [next((c for c in claims if c["key"] == key), None) for claims in claims_by_run.values()]
+        out.append(SeedClaim(key, statement, list(claims_by_run), [bool(c and c["supported"]) for c in found],
+                             [c["value"] if c else float("nan") for c in found],
+                             [c["control"] if c else None for c in found]))
     return out
 
 

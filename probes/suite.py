@@ -131,7 +131,7 @@ FINAL_ONLY = ("fv_controls",)  # probes run on the last checkpoint only (costly 
 DEFAULT_PROBES = ("attention", "weights", "icl", "ablation")
 # Bump a probe's version whenever its definition or inputs change: the version is part of the sweep's cache key,
 # so old cached scores are never reused for a changed definition.
-PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "fv": 3, "fv_controls": 2}
+PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "fv": 4, "fv_controls": 3}
 
 
 def default_probes(config: RunConfig) -> tuple[str, ...]:

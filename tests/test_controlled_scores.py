@@ -72,3 +72,18 @@ def test_periods_are_weighted_equally():
     inputs = ProbeInputs.for_run(config)
     counts = torch.bincount(inputs.induction.period)
     assert len(set(counts[counts > 0].tolist())) == 1
+
+
+def test_a_head_perfect_on_one_period_only_scores_one_over_the_number_of_periods():
+    """Periods weigh equally whatever their number of target rows (pooling rows would favour short periods)."""
+    from probes.detectors import controlled_score, induction_target
+
+    config = preset("attn-only-2l")
+    probe = ProbeInputs.for_run(config).induction
+    target = induction_target(probe.tokens).float()
+    ideal = target / target.sum(-1, keepdim=True).clamp_min(1)
+    periods = probe.period.unique()
+    for period in periods:
+        pattern = torch.where((probe.period == period)[:, None, None], ideal, torch.zeros_like(ideal))[None, :, None]
+        result = controlled_score(pattern, torch.zeros_like(pattern), probe, induction_target)
+        assert result.raw.item() == pytest.approx(1 / len(periods), abs=1e-6)

@@ -8,14 +8,14 @@ STEPS = [0, 100, 200, 300, 400, 500]
 # head 1.0 starts as an induction head (onset 100) and becomes an FV head (AIE onset 300) while its induction score
 # falls; head 1.1 becomes an FV head without ever being an induction head; 1.2 stays an induction head.
 INDUCTION = {(1, 0): [0.0, 0.8, 0.8, 0.5, 0.3, 0.2], (1, 1): [0.0, 0.1, 0.1, 0.1, 0.1, 0.1],
-             (1, 2): [0.0, 0.7, 0.8, 0.8, 0.8, 0.8], (0, 0): [0.0] * 6, (0, 1): [0.0] * 6, (0, 2): [0.0] * 6}
+             (1, 2): [0.0, 0.7, 0.8, 0.8, 0.8, 0.8], (0, 0): [0.0] * 6, (1, 3): [0.0] * 6, (1, 4): [0.0] * 6}
 AIE = {(1, 0): [0.0, 0.0, 0.01, 0.2, 0.3, 0.3], (1, 1): [0.0, 0.0, 0.0, 0.1, 0.2, 0.2],
-       (1, 2): [0.0] * 6, (0, 0): [0.0] * 6, (0, 1): [0.0] * 6, (0, 2): [0.0] * 6}
+       (1, 2): [0.0] * 6, (0, 0): [0.0] * 6, (1, 3): [0.0] * 6, (1, 4): [0.0] * 6}
 FINALS = {"few_shot_accuracy": 0.9, "zero_shot_accuracy": 0.1, "fv_zero_shot_accuracy": 0.6,
           "no_fv_zero_shot_accuracy": 0.1, "other_task_fv_zero_shot_accuracy": 0.05, "mean_hidden_zero_shot_accuracy": 0.15,
           "random_heads_fv_zero_shot_accuracy/mean": 0.12, "random_heads_fv_zero_shot_accuracy/min": 0.08,
           "random_heads_fv_zero_shot_accuracy/max": 0.2, "fv_shuffled_accuracy": 0.5, "no_fv_shuffled_accuracy": 0.2,
-          "fv_best_layer": 0.0, "ablate_fv/few_shot_accuracy": 0.3, "ablate_induction/few_shot_accuracy": 0.6,
+          "fv_best_layer": 0.0, "few_shot_prompts": 256.0, "ablate_fv/few_shot_accuracy": 0.3, "ablate_induction/few_shot_accuracy": 0.6,
           "ablate_fv_excl/few_shot_accuracy": 0.4, "ablate_induction_excl/few_shot_accuracy": 0.8,
           "ablate_fv_excl/icl_score_change": 0.3, "ablate_induction_excl/icl_score_change": 2.0}
 CONTROLS = {"ablate_random/few_shot_accuracy/mean": 0.7, "ablate_random/few_shot_accuracy/min": 0.3,
@@ -30,6 +30,7 @@ def fv_table(induction=INDUCTION, aie=AIE, se=0.005, finals=None, controls=None)
     table = [row(s, "attention", "induction", v[i], *h) for h, v in induction.items() for i, s in enumerate(STEPS)]
     table += [row(s, "fv", "aie", v[i], *h) for h, v in aie.items() for i, s in enumerate(STEPS)]
     table += [row(s, "fv", "aie_se", se, *h) for h in aie for s in STEPS]
+    table += [row(s, "fv", "fv_set", float(h in ((1, 0), (1, 1))), *h) for h in aie for s in STEPS]
     table += [row(s, "fv", m, v) for m, v in {**FINALS, **(finals or {})}.items() for s in STEPS]
     return table + [row(STEPS[-1], "fv_controls", m, v) for m, v in {**CONTROLS, **(controls or {})}.items()]
 
@@ -49,7 +50,8 @@ def test_every_claim_holds_on_the_table_built_to_support_it_and_states_its_numbe
     assert t.heads["1.0"].was_induction_first and not t.heads["1.1"].was_induction_first
     assert t.heads["1.0"].signature and not t.heads["1.2"].signature
     assert found["fv/were_induction"].value == 0.5  # 1.0 of {1.0, 1.1}
-    assert found["fv/were_induction"].control == pytest.approx(1 / 4)  # 1.2 of the four other heads
+    assert found["fv/were_induction"].control == pytest.approx(1 / 3)  # 1.2 of the other heads above layer 0
+    assert "1 of 2 FV heads" in found["fv/were_induction"].sentence
 
 
 def flips(key, table):
@@ -68,7 +70,7 @@ def test_fv_heads_forming_first_contradicts_the_order_claim():
 
 
 def test_were_induction_needs_to_beat_the_base_rate():
-    base = {**INDUCTION, **{(0, h): [0.0, 0.9, 0.9, 0.9, 0.9, 0.9] for h in range(3)}}  # other heads were too
+    base = {**INDUCTION, **{(1, h): [0.0, 0.9, 0.9, 0.9, 0.9, 0.9] for h in (3, 4)}}  # other heads were too
     flips("fv/were_induction", fv_table(induction=base))
     never = {**INDUCTION, (1, 0): [0.0, 0.1, 0.1, 0.1, 0.1, 0.1]}
     flips("fv/were_induction", fv_table(induction=never))
@@ -85,6 +87,7 @@ def test_an_induction_score_that_does_not_fall_shows_no_signature():
     ("fv/injection", {"mean_hidden_zero_shot_accuracy": 0.7}, None),  # the mean hidden state does as well
     ("fv/ablation", None, {"ablate_fv/beats_random": 0.5}),
     ("fv/yin_steinhardt_few_shot", {"ablate_fv_excl/few_shot_accuracy": 0.85}, None),
+    ("fv/yin_steinhardt_few_shot", {"ablate_fv_excl/few_shot_accuracy": 0.78}, None),  # within 2 standard errors
     ("fv/yin_steinhardt_icl", {"ablate_induction_excl/icl_score_change": 0.1}, None),
 ])
 def test_contradicting_numbers_change_the_sentence(key, finals, controls):

@@ -7,7 +7,7 @@ from circuits.cli import main
 from probes.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
 from probes.findings import compute_findings
 from probes.inputs import induction_probe
-from probes.thresholds import INDUCTION_THRESHOLD, PREVIOUS_TOKEN_THRESHOLD
+from probes.thresholds import INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD
 from probes.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_the_top_induction_head_is_in_layer_one(findings):
 def test_a_previous_token_head_in_layer_zero_k_composes_with_it(findings):
     assert findings.previous_token_head[0] == 0
     assert findings.previous_token_score >= PREVIOUS_TOKEN_THRESHOLD
-    assert findings.k_composition > 1.5 * findings.k_composition_baseline
+    assert findings.k_composition > K_COMPOSITION_RATIO * findings.k_composition_baseline
 
 
 def test_ablating_the_induction_heads_breaks_induction_and_icl(findings):
@@ -69,4 +69,4 @@ def test_the_one_layer_control_has_no_flagged_induction_head(control_run):
 def test_demo_reuses_the_trained_run_and_writes_the_report(default_run, capsys):
     assert main(["--root", str(default_run.path.parent), "demo", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "becomes an induction head" in out and (default_run.path / "report.html").exists()
+    assert "A head becomes an induction head" in out and (default_run.path / "report.html").exists()
