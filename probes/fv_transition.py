@@ -213,10 +213,18 @@ def _used(table: list[Row]) -> str:
     return ", ".join(f"{l}.{h}" for (l, h), pts in sorted(select(table, "fv", "fv_set").items()) if pts[-1][1] > 0) or "none"
 
 
+def _default_prompt_count() -> float:
+    """Few-shot prompts per checkpoint under the default settings (for tables written before the count was a row)."""
+    from circuits.tasks import default_suite
+    from probes.function_vectors import split_tasks
+
+    return float(FVSettings().eval_prompts * len(split_tasks(default_suite())[1]))
+
+
 def _yin_steinhardt_claims(table: list[Row]) -> list[Claim]:
     fv, ind = (final(table, f"ablate_{n}_excl/few_shot_accuracy") for n in ("fv", "induction"))
     fv_icl, ind_icl = (final(table, f"ablate_{n}_excl/icl_score_change") for n in ("fv", "induction"))
-    n = final(table, "few_shot_prompts") or 1.0
+    n = final(table, "few_shot_prompts") or _default_prompt_count()
     two_se = 2 * ((fv * (1 - fv) + ind * (1 - ind)) / n) ** 0.5  # binomial standard error of the difference
     outcome = ("the prediction holds" if ind - fv > two_se else "the opposite holds" if fv - ind > two_se
                else "not distinguishable at this sample size")

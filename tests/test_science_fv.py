@@ -10,9 +10,12 @@ from probes.seeds import saved_claims, summarize
 from probes.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
-# Held on every one of the 5 seeds studied outside CI (closing note of the issue "Claims you can trust"); CI checks
-# them on seeds 0 and 1. The others are reported per run with their numbers, supported or not.
-EVERY_SEED = ("fv/heads", "fv/few_shot", "fv/ablation", "fv/order")
+# The FV-side claims that held on all 5 seeds studied outside CI (`icl-workbench demo --preset fv --seeds 5`): FV
+# heads above their noise floor, and few-shot ≫ zero-shot, plus the ICL score. CI checks them on seeds 0 and 1. The
+# others held on some seeds only (FV injection 3/5, FV ablation vs every same-size set 4/5, induction first 4/5) or
+# on few (Yin & Steinhardt's few-shot prediction beyond 2 standard errors 3/5, their signature 0/5) and are reported per
+# run with their numbers, never asserted.
+EVERY_SEED = ("fv/heads", "fv/few_shot", "icl/uses_context")
 
 
 def every_other_checkpoint(run) -> list[int]:

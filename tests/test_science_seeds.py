@@ -6,10 +6,13 @@ from probes.claims import NOT_SUPPORTED, fmt
 from probes.report import write_report
 from probes.seeds import saved_claims, summarize, write_seed_report
 from probes.sweep import run_sweep
+from probes.thresholds import ABLATION_MIN_NATS
 
 pytestmark = pytest.mark.slow
-INDUCTION_CLAIMS = ("induction/head", "induction/phase_change", "icl/uses_context", "circuit/previous_token_partner",
-                    "ablation/induction_heads")
+# Held on seeds 0–2 (the closing note's table). Not asserted: "ablation/induction_heads" beats ≥ 90% of the other
+# same-size head sets on seeds 0 and 1 only (seed 2: 3 flagged heads, 64%) — sets holding the previous-token head
+# cost as much; its ≥ 1 nat part holds on every seed and is asserted below.
+INDUCTION_CLAIMS = ("induction/head", "induction/phase_change", "icl/uses_context", "circuit/previous_token_partner")
 
 
 def analyzed(runs) -> dict[str, list[dict]]:
@@ -30,6 +33,7 @@ def test_the_induction_claims_hold_on_every_seed(induction_claims, induction_see
     for key in INDUCTION_CLAIMS:
         assert summary[key].holds_on_every_seed, summary[key].sentence()
     assert min(summary["induction/head"].values) >= 0.5  # the default run's top head, on every seed
+    assert min(summary["ablation/induction_heads"].values) >= ABLATION_MIN_NATS
     page = write_seed_report(induction_seed_runs, tmp_path / "seeds").read_text()
     assert "holds on every seed (3 of 3 seeds)" in page
 
