@@ -11,6 +11,7 @@ the checkpoint's native state dict; tests prove the effects equal a per-head `ru
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -135,7 +136,7 @@ def run_conditions(fast: FastTransformer, clean: CleanPass, conditions: Bool[Ten
     return out
 
 
-def head_set_mask(heads: list[Head] | set[Head], n_layers: int, n_heads: int) -> Bool[Tensor, "n_layers n_heads"]:
+def head_set_mask(heads: Iterable[Head], n_layers: int, n_heads: int) -> Bool[Tensor, "n_layers n_heads"]:
     mask = torch.zeros(n_layers, n_heads, dtype=torch.bool)
     for layer, head in heads:
         if not (0 <= layer < n_layers and 0 <= head < n_heads):
