@@ -22,8 +22,13 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def shared_runs_root(tmp_path_factory):
-    """One checkpoint store for every science test and notebook: each preset is trained once per session."""
-    return tmp_path_factory.mktemp("shared-runs")
+    """One checkpoint store for every science test and notebook: each preset is trained once per session.
+    ICL_WORKBENCH_TEST_RUNS names a store to reuse across sessions (runs are resumed or reused, never retrained)."""
+    import os
+    from pathlib import Path
+
+    reuse = os.environ.get("ICL_WORKBENCH_TEST_RUNS")
+    return Path(reuse) if reuse else tmp_path_factory.mktemp("shared-runs")
 
 
 def _preset_run(root, name):
