@@ -102,7 +102,7 @@ def _grid(series: dict[tuple, Series], index: int) -> torch.Tensor:
     return grid
 
 
-def _base_rate(heads: dict[str, HeadHistory], reference: float | None) -> float | None:
+def _base_rate(heads: dict[str, HeadHistory], reference: float | int | None) -> float | None:
     """Among the non-FV heads above layer 0 (a layer-0 head has no earlier layer to compose with, so it cannot be
     an induction head), the share that were induction heads before `reference`."""
     others = [h for name, h in heads.items() if not h.is_fv and not name.startswith("0.")]
