@@ -7,7 +7,7 @@ resumed exactly from a saved generator state. Token 0 is BOS and starts every se
 Generators (the `name` a `DataConfig` refers to):
   repeated-tokens – random filler, then a random segment repeated with period L to the end; L and the filler
                     length vary per sequence (fixed periods let a layer-0 head fake induction from positions alone,
-                    see shared/reference/recipes.md). Lengths in `heldout_lengths` are never trained on.
+                    `training_lengths`). Lengths in `heldout_lengths` are never trained on.
   markov          – in-context Markov chains: a fresh random bigram matrix per sequence (Edelman et al. 2024).
   text            – any local file, byte-level (d_vocab ≥ 257: byte b is token b+1).
 """

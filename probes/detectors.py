@@ -6,8 +6,8 @@ where P is the detector's target pattern (TransformerLens `detect_head` patterns
   duplicate-token P[i,j] = 1 if tok_j = tok_i and j < i
   induction       P[i,j] = 1 if tok_{j−1} = tok_i and j ≤ i  (the token *after* an earlier occurrence)
 Averaging over rows that have a target — instead of TransformerLens's Σ(A⊙P)/ΣA over all rows — restricts the
-induction and duplicate scores to the repeated part of [BOS, r, r], so a perfect head scores 1.0 (see
-shared/reference/papers.md). Olsson's prefix-matching score is the induction pattern on Olsson's input (25 random
+induction and duplicate scores to the repeated part of [BOS, r, r], so a perfect head scores 1.0 (the first
+half of [BOS, r, r] has no target). Olsson's prefix-matching score is the induction pattern on Olsson's input (25 random
 tokens repeated, BOS first; `probes.inputs.prefix_matching_probe`).
 
 Content control (required for induction, prefix-matching and duplicate-token scores). A head that attends to a fixed
