@@ -20,7 +20,7 @@
 # questions on the same runs:
 #
 # * **positive control for the mirage mechanism**: exact match of the first L tokens and of the whole continuation
-#   beside p^L, over training and over model size (`attn-only-2l` with d_model 32, 64, 128; `BIG` adds 16);
+#   beside p^L, over training and over model size (`attn-only-2l` with d_model 64 and 128; `BIG` adds 16 and 32);
 # * **the phase-change locator's verdict** per metric and run: a transition needs a change of several noise floors
 #   (a bootstrap over the probe sequences, or the curve's own checkpoint-to-checkpoint jitter) inside a window
 #   narrow in steps and in log-steps (`probes.thresholds`) — otherwise it says why not;
@@ -49,7 +49,7 @@ from probes.emergence import (BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_A
 from probes.sweep import run_sweep, select
 
 torch.set_num_threads(2)
-BIG = False  # True adds d_model 16 to the size axis and the 3-layer model (attn-only-3l)
+BIG = False  # True adds d_model 16 and 32 to the size axis and the 3-layer model (attn-only-3l)
 ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
 RUN, CONTROL = "attn-only-2l", "attn-only-1l"
 SIZES = {d: size_config(d) for d in (BIG_SIZE_AXIS if BIG else SIZE_AXIS)}  # d_model 64 is RUN itself
