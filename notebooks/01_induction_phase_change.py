@@ -37,7 +37,8 @@ from probes.detectors import attention_patterns
 from probes.icl import locate_phase_change
 from probes.findings import compute_findings
 from probes.inputs import induction_probe
-from probes.sweep import run_sweep, select
+from probes.sweep import run_sweep
+from probes.table import select
 
 torch.set_num_threads(2)
 BIG = False

@@ -46,7 +46,8 @@ from circuits.presets import preset
 from circuits.train import train
 from probes.emergence import (BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_AXIS, SMOOTH_METRICS, capability_curves,
                               size_config, transitions, what_to_notice)
-from probes.sweep import run_sweep, select
+from probes.sweep import run_sweep
+from probes.table import select
 
 torch.set_num_threads(2)
 BIG = False  # True adds d_model 16 and 32 to the size axis and the 3-layer model (attn-only-3l)

@@ -31,7 +31,8 @@ from einops import einsum
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from probes.inputs import RepeatProbe, check_fits
+from probes.inputs import RepeatProbe
+from probes.interventions import check_fits
 
 Patterns = Float[Tensor, "n_layers batch n_heads q k"]
 Target = Bool[Tensor, "batch q k"]

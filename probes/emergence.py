@@ -39,11 +39,12 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from circuits.config import RunConfig, replace
-from circuits.model import FastTransformer
 from circuits.presets import preset
 from circuits.store import RunStore
 from probes.icl import PhaseChange, locate_phase_change, robust_noise
-from probes.suite import ProbeInputs
+from probes.checkpoint import RunSource
+from probes.inputs import ProbeInputs
+from probes.interventions import Engine
 from probes.thresholds import (CORRELATION_NOISE_MULTIPLE, MANUFACTURED_MAX_P_SHARE, SIZE_MAX_PREDICTION_ERROR,
                                SIZE_MIN_AMPLIFICATION)
 
@@ -61,10 +62,10 @@ def repeat_targets(config: RunConfig) -> tuple[Int[Tensor, "batch pos"], int]:
 
 
 @torch.no_grad()
-def continuation_logits(fast: FastTransformer, tokens: Int[Tensor, "batch pos"], n: int
+def continuation_logits(engine: Engine, tokens: Int[Tensor, "batch pos"], n: int
                         ) -> tuple[Float[Tensor, "batch m vocab"], Int[Tensor, "batch m"]]:
     """Logits at the positions predicting tokens n+2 … 2n (the second copy after its first token), and those tokens."""
-    return fast(tokens)[:, n + 1 : 2 * n], tokens[:, n + 2 : 2 * n + 1]
+    return engine.logits(tokens)[:, n + 1 : 2 * n], tokens[:, n + 2 : 2 * n + 1]
 
 
 def edit_distance(pred: Int[Tensor, "batch m"], true: Int[Tensor, "batch k"]) -> Int[Tensor, " batch"]:
@@ -170,23 +171,23 @@ def capability_curves(store: RunStore, steps: list[int] | None = None, progress:
     config = store.config()
     tokens, n = repeat_targets(config)
     ambiguous = ambiguous_positions(tokens, n)
-    rows = []
+    rows, source = [], RunSource(store)
     for step in tqdm(steps or store.require_steps(), desc=f"capability {config.preset}", disable=not progress):
-        fast = FastTransformer(config.model, store.load_weights(step))
-        metrics = continuation_metrics(*continuation_logits(fast, tokens, n), ambiguous=ambiguous)
+        engine = source.load(step).engine
+        metrics = continuation_metrics(*continuation_logits(engine, tokens, n), ambiguous=ambiguous)
         row = {"step": step, "tokens": store.state(step)["tokens"]} | metrics
         if config.data.name == "fv-mix":
-            row |= _task_metrics(fast, config.model.n_ctx)
+            row |= _task_metrics(engine, config.model.n_ctx)
         rows.append(row)
     return rows
 
 
-def _task_metrics(fast: FastTransformer, n_ctx: int) -> dict[str, float]:
+def _task_metrics(engine: Engine, n_ctx: int) -> dict[str, float]:
     from circuits.tasks import default_suite
     from probes.function_vectors import FVSettings, TaskBatch
 
     batch = TaskBatch.build(default_suite(), FVSettings(), n_ctx)
-    logprobs = fast(rearrange(batch.few_shot, "t n p -> (t n) p"))[:, -1].log_softmax(-1)
+    logprobs = engine.logits(rearrange(batch.few_shot, "t n p -> (t n) p"))[:, -1].log_softmax(-1)
     answers = batch.eval_answers.flatten()
     return {"task_accuracy": (logprobs.argmax(-1) == answers).float().mean().item(),
             "task_log_prob": logprobs.gather(1, answers[:, None]).mean().item()}

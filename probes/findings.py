@@ -5,21 +5,15 @@ seed summary and the science tests all read these, so the numbers in a sentence 
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import asdict, dataclass
 
 import torch
 
-from circuits.model import FastTransformer
-from circuits.store import RunStore
-from probes.ablation import ablation_effects, head_set_mask
 from probes.claims import Claim, fmt, label, make_claim
 from probes.icl import PhaseChange, locate_phase_change
-from probes.suite import ProbeInputs, Row
-from probes.sweep import select
-from probes.thresholds import (ABLATION_BEATS_RANDOM, ABLATION_MIN_NATS, ABLATION_RANDOM_SETS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
-                               INDUCTION_THRESHOLD,
-                               K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD)
+from probes.table import Row, select
+from probes.thresholds import (ABLATION_BEATS_RANDOM, ABLATION_MIN_NATS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
+                               INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD)
 
 Head = tuple[int, int]
 
@@ -51,7 +45,7 @@ class Findings:
     previous_token_head: Head | None  # the layer-below head that K-composes most with the top induction head
     previous_token_score: float | None
     k_composition: float | None
-    k_composition_baseline: float
+    k_composition_baseline: float | None  # None when the weights probe does not apply (not one of our models)
     ablation: dict[str, dict[str, float]]  # "L.H" -> {kind/metric: Δ} at the last checkpoint
     set_ablation: dict[str, float]  # mean-ablating all flagged induction heads together
     random_set_ablation: list[float]  # Δ repeat loss of every other same-size head set (the control)
@@ -83,8 +77,8 @@ def _ablation_table(table: list[Row]) -> dict[str, dict[str, float]]:
     return out
 
 
-def compute_findings(table: list[Row], store: RunStore | None = None) -> Findings:
-    """Facts from the sweep table; with `store`, also the joint ablation of the induction heads and its control."""
+def compute_findings(table: list[Row]) -> Findings:
+    """Facts from the sweep table (no model is run: the joint ablation comes from the `induction_controls` probe)."""
     induction = select(table, "attention", "induction")
     final = {head: points[-1][1] for head, points in induction.items()}
     top = max(final, key=final.get)
@@ -92,7 +86,7 @@ def compute_findings(table: list[Row], store: RunStore | None = None) -> Finding
     steps = [s for s, _ in induction[top]]
     icl = [v for _, v in select(table, "icl", "icl_score")[(None, None)]]
     partner, prev, kcomp = _partner(table, top)
-    joint, random_sets = _set_ablations(store, flagged) if store is not None and flagged else ({}, [])
+    _, joint, random_sets = _set_ablations(table)
     facts = dict(
         top_induction_head=top, induction_heads=flagged, induction_scores={label(h): v for h, v in final.items()},
         raw_scores={label(h): v for h, v in final_scores(table, "attention", "induction/raw").items()},
@@ -101,7 +95,7 @@ def compute_findings(table: list[Row], store: RunStore | None = None) -> Finding
         induction_change=locate_phase_change(steps, [v for _, v in induction[top]], noise=induction_noise_floor(induction)),
         icl_change=locate_phase_change(steps, icl), previous_token_head=partner, previous_token_score=prev,
         k_composition=kcomp,
-        k_composition_baseline=final_scores(table, "weights", "k_composition/random_baseline")[(None, None)],
+        k_composition_baseline=final_scores(table, "weights", "k_composition/random_baseline").get((None, None)),
         ablation=_ablation_table(table), set_ablation=joint, random_set_ablation=random_sets,
         clean={m: final_scores(table, "icl", m)[(None, None)] for m in ("loss", "icl_score", "repeat_loss")},
         icl_start=icl[0],
@@ -109,21 +103,14 @@ def compute_findings(table: list[Row], store: RunStore | None = None) -> Finding
     return Findings(**facts, claims=induction_claims(facts))
 
 
-def _set_ablations(store: RunStore, heads: list[Head]) -> tuple[dict[str, float], list[float]]:
-    """Mean-ablate the flagged heads together, and every other same-size head set (at most ABLATION_RANDOM_SETS, a
-    seeded choice), in one batched call."""
-    config = store.config()
-    n_layers, n_heads = config.model.n_layers, config.model.n_heads
-    every = itertools.combinations(itertools.product(range(n_layers), range(n_heads)), len(heads))
-    sets = [s for s in every if set(s) != set(heads)]
-    if len(sets) > ABLATION_RANDOM_SETS:
-        pick = torch.randperm(len(sets), generator=torch.Generator().manual_seed(0))[:ABLATION_RANDOM_SETS]
-        sets = [sets[i] for i in sorted(pick.tolist())]
-    masks = torch.stack([head_set_mask(s, n_layers, n_heads) for s in [heads, *sets]])
-    fast = FastTransformer(config.model, store.load_weights(store.steps()[-1]))
-    effects = ablation_effects(fast, ProbeInputs.for_run(config).ablation, ("mean",), conditions=masks)["mean"]
-    joint = {name: float(value[0]) for name, value in effects.items() if not name.startswith("clean/")}
-    return joint, [float(v) for v in effects["repeat_loss"][1:]]
+def _set_ablations(table: list[Row]) -> tuple[list[Head], dict[str, float], list[float]]:
+    """The ablated induction heads, their joint mean ablation and every other same-size head set's Δ repeat loss,
+    as the `induction_controls` probe put them in the table (last checkpoint; empty when it did not run)."""
+    rows = [r for r in table if r["probe"] == "induction_controls"]
+    heads = [(r["layer"], r["head"]) for r in rows if r["metric"] == "in_set" and r["value"] == 1.0]
+    joint = {r["metric"].split("/", 1)[1]: r["value"] for r in rows if r["metric"].startswith("set/")}
+    others = [r["value"] for r in rows if r["metric"].startswith("random_set/")]
+    return heads, joint, others
 
 
 def induction_claims(f: dict) -> list[Claim]:

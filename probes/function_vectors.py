@@ -12,7 +12,8 @@ heads of GPT-J; we use `FVSettings` (32 / 16 prompts per task, top-3 heads of 8)
 of a task's inputs (so ā favours no particular answer: with queries from one split, an FV added to prompts of that
 split would carry their answers), CIE queries come from its valid inputs, evaluation queries from valid (to choose a
 layer) or test (to report) inputs; demonstrations always from train inputs, never the query itself.
-All heads' CIEs come from one batched set of patched passes (probes.ablation.run_conditions), not one per head.
+All heads' CIEs come from one batched set of patched passes (the engine's `patch_heads` on `blocks.L.attn.hook_z`),
+not one per head; injection is the engine's `inject` on `blocks.L.hook_resid_post`.
 """
 from __future__ import annotations
 
@@ -25,11 +26,10 @@ from einops import einsum, rearrange
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
 from circuits.tasks import TaskSuite, check_prompt_size, prompts
+from probes.ablation import single_head_conditions
+from probes.interventions import Engine, last_position_patch
 from probes.thresholds import AIE_NOISE_MULTIPLE, FV_MIN_AIE
-from probes.ablation import clean_pass, last_position_patch, run_conditions, single_head_conditions
 
 FV_SEED = 1_2024
 
@@ -79,9 +79,8 @@ class TaskBatch:
                    parts["few_shot"], shuffled, zero, parts["few_shot_answers"])
 
 
-@torch.no_grad()
-def last_logits(fast: FastTransformer, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch d_vocab"]:
-    return fast(tokens)[:, -1]
+def last_logits(engine: Engine, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch d_vocab"]:
+    return engine.logits(tokens)[:, -1]
 
 
 def accuracy(logits: Float[Tensor, "batch d_vocab"], answers: Int[Tensor, "batch"]) -> float:
@@ -89,36 +88,36 @@ def accuracy(logits: Float[Tensor, "batch d_vocab"], answers: Int[Tensor, "batch
 
 
 @torch.no_grad()
-def mean_head_activations(fast: FastTransformer, batch: TaskBatch) -> Float[Tensor, "task n_layers n_heads d_head"]:
+def mean_head_activations(engine: Engine, batch: TaskBatch) -> Float[Tensor, "task n_layers n_heads d_head"]:
     """ā per task: mean final-position z over the clean prompts answered correctly (all of them if none are)."""
     flat = rearrange(batch.clean, "t n p -> (t n) p")
-    run = clean_pass(fast, flat)
+    run = engine.clean(flat)
     z = torch.stack([layer_z[:, -1] for layer_z in run.z], dim=1)  # [(t n), layer, head, d_head]
     z = rearrange(z, "(t n) l h d -> t n l h d", t=batch.clean.shape[0])
-    predicted = fast.logits(run.final[:, -1:])[:, 0].argmax(-1)
+    predicted = run.last_logits.argmax(-1)
     correct = (predicted == batch.clean_answers.flatten()).view(batch.clean.shape[:2]).float()
     weights = torch.where(correct.sum(1, keepdim=True) > 0, correct, torch.ones_like(correct))
     return einsum(z, weights / weights.sum(1, keepdim=True), "t n l h d, t n -> t l h d")
 
 
 @torch.no_grad()
-def prompt_indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task m n_layers n_heads"]:
+def prompt_indirect_effects(engine: Engine, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task m n_layers n_heads"]:
     """CIE per task, corrupted prompt and head: patch ā_ℓj into the prompt's last position, all heads batched."""
     tasks, m = batch.corrupted.shape[:2]
     flat = rearrange(batch.corrupted, "t m p -> (t m) p")
-    clean = clean_pass(fast, flat)
-    repl = last_position_patch(clean, [mean_z[:, layer].repeat_interleave(m, dim=0) for layer in range(len(fast.blocks))])  # own task's ā
-    n_layers, n_heads = len(fast.blocks), fast.cfg.n_heads
+    clean = engine.clean(flat)
+    n_layers, n_heads = engine.n_layers, engine.n_heads
+    repl = last_position_patch(clean, [mean_z[:, layer].repeat_interleave(m, dim=0) for layer in range(n_layers)])  # own task's ā
     conds = torch.cat([torch.zeros(1, n_layers, n_heads, dtype=torch.bool), single_head_conditions(n_layers, n_heads)])
     answers = batch.corrupted_answers.flatten()
     readout = lambda logits, n: logits[:, -1].softmax(-1).gather(1, answers.repeat(n)[:, None]).squeeze(1)  # noqa: E731
-    probs = run_conditions(fast, clean, conds, repl, readout, last_only=True)  # [cond, (t m)]
+    probs = engine.patch_heads(clean, conds, repl, readout, last_only=True)  # [cond, (t m)]
     return rearrange(probs[1:] - probs[:1], "(l h) (t m) -> t m l h", l=n_layers, t=tasks)
 
 
-def indirect_effects(fast: FastTransformer, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
+def indirect_effects(engine: Engine, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
     """Mean CIE per task and head (Todd's AIE is its mean over tasks)."""
-    return prompt_indirect_effects(fast, batch, mean_z).mean(1)
+    return prompt_indirect_effects(engine, batch, mean_z).mean(1)
 
 
 def split_tasks(suite: TaskSuite) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -133,13 +132,12 @@ def split_tasks(suite: TaskSuite) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 @torch.no_grad()
-def mean_hidden_states(fast: FastTransformer, batch: TaskBatch) -> Float[Tensor, "task n_layers d_model"]:
-    """Todd's mean-hidden-state baseline: per task, the residual stream after each layer at the last position,
-    averaged over the task's clean prompts."""
+def mean_hidden_states(engine: Engine, batch: TaskBatch) -> Float[Tensor, "task n_layers d_model"]:
+    """Todd's mean-hidden-state baseline: per task, `blocks.L.hook_resid_post` at the last position, averaged over
+    the task's clean prompts."""
     flat = rearrange(batch.clean, "t n p -> (t n) p")
-    run = clean_pass(fast, flat)
-    after = [*run.resid[1:], run.final]  # the residual after layer ℓ is the input of layer ℓ + 1
-    states = torch.stack([x[:, -1] for x in after], dim=1)  # [(t n), layer, d_model]
+    run = engine.clean(flat)
+    states = torch.stack([x[:, -1] for x in run.resid_post], dim=1)  # [(t n), layer, d_model]
     return rearrange(states, "(t n) l m -> t n l m", t=batch.clean.shape[0]).mean(1)
 
 
@@ -159,23 +157,15 @@ def fv_heads(aie: Float[Tensor, "n_layers n_heads"], se: Float[Tensor, "n_layers
     return [h for h in ranked if aie[h] >= floor[h]][:k]
 
 
-def function_vector(fast: FastTransformer, mean_z: Float[Tensor, "n_layers n_heads d_head"], heads: list[tuple[int, int]]) -> Float[Tensor, "d_model"]:
-    """v = Σ ā_ℓj W_O^ℓj over `heads` (no W_O bias)."""
-    vector = torch.zeros(fast.cfg.d_model)
+def function_vector(w_o: Float[Tensor, "n_layers n_heads d_head d_model"], mean_z: Float[Tensor, "n_layers n_heads d_head"],
+                    heads: list[tuple[int, int]]) -> Float[Tensor, "d_model"]:
+    """v = Σ ā_ℓj W_O^ℓj over `heads` (no W_O bias); `w_o` is the engine's `w_o()`."""
+    vector = torch.zeros(w_o.shape[-1])
     for layer, head in heads:
-        w_o = rearrange(fast.blocks[layer].attn.o.weight, "m (h d) -> h d m", h=fast.cfg.n_heads)[head]
-        vector += mean_z[layer, head] @ w_o
+        vector += mean_z[layer, head] @ w_o[layer, head]
     return vector
 
 
-@torch.no_grad()
-def injected_logits(fast: FastTransformer, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int) -> Float[Tensor, "batch d_vocab"]:
-    """Final-position logits with `vectors` added to the residual stream after block `layer` at the last position."""
-    if not 0 <= layer < len(fast.blocks):
-        raise WorkbenchError(f"layer {layer} is out of range; this model has layers 0–{len(fast.blocks) - 1}.")
-    x = fast.embedding(tokens)
-    for index, block in enumerate(fast.blocks):
-        x = block(x)
-        if index == layer:
-            x = torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)
-    return fast.logits(x)[:, -1]
+def injected_logits(engine: Engine, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int) -> Float[Tensor, "batch d_vocab"]:
+    """Final-position logits with `vectors` added to `blocks.{layer}.hook_resid_post` at the last position."""
+    return engine.inject(tokens, vectors, layer)

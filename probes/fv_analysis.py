@@ -38,14 +38,16 @@ import torch
 from einops import rearrange
 
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
 from circuits.tasks import default_suite
 from probes import detectors
-from probes.ablation import ablation_effects, clean_pass, head_set_mask, last_position_patch, run_conditions
+from probes.ablation import ablation_effects, head_set_mask
+from probes.checkpoint import Checkpoint
 from probes.function_vectors import (FVSettings, TaskBatch, function_vector, injected_logits, last_logits,
                                      fv_heads, mean_head_activations, mean_hidden_states, prompt_indirect_effects,
                                      split_tasks, top_heads)
-from probes.suite import ProbeInputs, Row, head_rows, model_row
+from probes.inputs import ProbeInputs
+from probes.interventions import Engine, last_position_patch
+from probes.table import Row, head_rows, model_row
 
 Head = tuple[int, int]
 
@@ -58,48 +60,48 @@ def _hits(logits: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == answers).float()
 
 
-def _accuracy_rows(fast: FastTransformer, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
+def _accuracy_rows(engine: Engine, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
     answers = _flat(batch.eval_answers)
-    few = _hits(last_logits(fast, _flat(batch.few_shot)), answers)
+    few = _hits(last_logits(engine, _flat(batch.few_shot)), answers)
     keep = few.bool() if few.any() else torch.ones_like(few, dtype=torch.bool)
     rows = [model_row("fv", "few_shot_accuracy", few.mean()), model_row("fv", "evaluated_prompts", keep.sum()),
             model_row("fv", "few_shot_prompts", float(len(few)))]
     for kind, prompts in (("zero_shot", batch.zero_shot), ("shuffled", batch.shuffled)):
-        rows.append(model_row("fv", f"{kind}_accuracy", _hits(last_logits(fast, _flat(prompts)), answers).mean()))
-        hits = _hits(last_logits(fast, _flat(prompts)[keep]), answers[keep])  # the no-FV baseline on the same prompts
+        rows.append(model_row("fv", f"{kind}_accuracy", _hits(last_logits(engine, _flat(prompts)), answers).mean()))
+        hits = _hits(last_logits(engine, _flat(prompts)[keep]), answers[keep])  # the no-FV baseline on the same prompts
         rows.append(model_row("fv", f"no_fv_{kind}_accuracy", hits.mean()))
     return rows, keep
 
 
-def _injected_accuracy(fast, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
+def _injected_accuracy(engine, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
     """Accuracy with each task's vector added after `layer` at the last position (prompts kept by `keep`)."""
     per_row = vectors.repeat_interleave(batch.eval_answers.shape[1], dim=0)[keep]
-    logits = injected_logits(fast, _flat(prompts)[keep], per_row, layer)
+    logits = injected_logits(engine, _flat(prompts)[keep], per_row, layer)
     return _hits(logits, _flat(batch.eval_answers)[keep]).mean().item()
 
 
-def _choose_layer(fast, valid: TaskBatch, vectors: torch.Tensor) -> tuple[list[Row], int]:
+def _choose_layer(engine, valid: TaskBatch, vectors: torch.Tensor) -> tuple[list[Row], int]:
     """The injection layer with the best zero-shot accuracy on validation queries (ties: the earlier layer)."""
-    few = _hits(last_logits(fast, _flat(valid.few_shot)), _flat(valid.eval_answers)).bool()
+    few = _hits(last_logits(engine, _flat(valid.few_shot)), _flat(valid.eval_answers)).bool()
     keep = few if few.any() else torch.ones_like(few)
-    scores = [_injected_accuracy(fast, valid, valid.zero_shot, vectors, layer, keep) for layer in range(fast.cfg.n_layers)]
+    scores = [_injected_accuracy(engine, valid, valid.zero_shot, vectors, layer, keep) for layer in range(engine.n_layers)]
     rows = [model_row("fv", f"fv_valid_zero_shot_accuracy/L{layer}", acc) for layer, acc in enumerate(scores)]
     best = max(range(len(scores)), key=lambda layer: (scores[layer], -layer))
     return rows + [model_row("fv", "fv_best_layer", float(best))], best
 
 
-def _injection_rows(fast, test: TaskBatch, valid: TaskBatch, heads: list[Head], keep) -> list[Row]:
-    n_layers, n_heads = fast.cfg.n_layers, fast.cfg.n_heads
-    mean_z = mean_head_activations(fast, test)  # the held-out tasks' own mean activations (queries over all inputs)
-    vectors = torch.stack([function_vector(fast, z, heads) for z in mean_z])
-    rows, layer = _choose_layer(fast, valid, vectors)
-    acc = lambda vec, prompts=test.zero_shot: _injected_accuracy(fast, test, prompts, vec, layer, keep)  # noqa: E731
+def _injection_rows(engine, test: TaskBatch, valid: TaskBatch, heads: list[Head], keep) -> list[Row]:
+    n_layers, n_heads, w_o = engine.n_layers, engine.n_heads, engine.w_o()
+    mean_z = mean_head_activations(engine, test)  # the held-out tasks' own mean activations (queries over all inputs)
+    vectors = torch.stack([function_vector(w_o, z, heads) for z in mean_z])
+    rows, layer = _choose_layer(engine, valid, vectors)
+    acc = lambda vec, prompts=test.zero_shot: _injected_accuracy(engine, test, prompts, vec, layer, keep)  # noqa: E731
     rows += [model_row("fv", "fv_zero_shot_accuracy", acc(vectors)),
              model_row("fv", "fv_shuffled_accuracy", acc(vectors, test.shuffled)),
              model_row("fv", "other_task_fv_zero_shot_accuracy", acc(vectors.roll(1, dims=0))),
-             model_row("fv", "mean_hidden_zero_shot_accuracy", acc(mean_hidden_states(fast, test)[:, layer]))]
+             model_row("fv", "mean_hidden_zero_shot_accuracy", acc(mean_hidden_states(engine, test)[:, layer]))]
     outside = [h for h in itertools.product(range(n_layers), range(n_heads)) if h not in heads]
-    random = torch.tensor([acc(torch.stack([function_vector(fast, z, list(s)) for z in mean_z]))
+    random = torch.tensor([acc(torch.stack([function_vector(w_o, z, list(s)) for z in mean_z]))
                            for s in itertools.combinations(outside, len(heads))])
     return rows + _spread_rows("random_heads_fv_zero_shot_accuracy", random)
 
@@ -108,13 +110,13 @@ def _spread_rows(metric: str, values: torch.Tensor) -> list[Row]:
     return [model_row("fv", f"{metric}/{stat}", getattr(values, stat)()) for stat in ("mean", "min", "max")]
 
 
-def _few_shot_under_ablation(fast: FastTransformer, batch: TaskBatch, head_sets: list) -> torch.Tensor:
+def _few_shot_under_ablation(engine: Engine, batch: TaskBatch, head_sets: list) -> torch.Tensor:
     """Few-shot accuracy with each head set mean-ablated at the last position (mean over all prompts)."""
     tokens, answers = _flat(batch.few_shot), _flat(batch.eval_answers)
-    clean = clean_pass(fast, tokens)
+    clean = engine.clean(tokens)
     repl = last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])
-    masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in head_sets])
-    hits = run_conditions(fast, clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n), last_only=True)
+    masks = torch.stack([head_set_mask(h, engine.n_layers, engine.n_heads) for h in head_sets])
+    hits = engine.patch_heads(clean, masks, repl, lambda logits, n: logits[:, -1].argmax(-1) == answers.repeat(n), last_only=True)
     return hits.float().mean(1)
 
 
@@ -133,10 +135,10 @@ def _ablation_sets(aie, se, induction, n: int) -> dict[str, list[Head]]:
             "induction_excl": top_heads(induction, n, exclude=fv)}
 
 
-def _ablation_rows(fast, batch: TaskBatch, inputs: ProbeInputs, sets: dict[str, list[Head]]) -> list[Row]:
-    few = _few_shot_under_ablation(fast, batch, list(sets.values()))
-    masks = torch.stack([head_set_mask(h, fast.cfg.n_layers, fast.cfg.n_heads) for h in sets.values()])
-    icl = ablation_effects(fast, inputs.ablation, ("mean",), conditions=masks)["mean"]["icl_score"]
+def _ablation_rows(engine, batch: TaskBatch, inputs: ProbeInputs, sets: dict[str, list[Head]]) -> list[Row]:
+    few = _few_shot_under_ablation(engine, batch, list(sets.values()))
+    masks = torch.stack([head_set_mask(h, engine.n_layers, engine.n_heads) for h in sets.values()])
+    icl = ablation_effects(engine, inputs.ablation, ("mean",), conditions=masks)["mean"]["icl_score"]
     rows = []
     for i, name in enumerate(sets):
         rows += [model_row("fv", f"ablate_{name}/few_shot_accuracy", few[i]),
@@ -144,11 +146,11 @@ def _ablation_rows(fast, batch: TaskBatch, inputs: ProbeInputs, sets: dict[str, 
     return rows
 
 
-def _random_ablation_rows(fast, batch: TaskBatch, sets: dict[str, list[Head]]) -> list[Row]:
+def _random_ablation_rows(engine, batch: TaskBatch, sets: dict[str, list[Head]]) -> list[Row]:
     """The ablation control: every same-size head set (56 sets of 3 of 8), and how many each named set beats."""
-    n_layers, n_heads, n = fast.cfg.n_layers, fast.cfg.n_heads, len(next(iter(sets.values())))
+    n_layers, n_heads, n = engine.n_layers, engine.n_heads, len(next(iter(sets.values())))
     every = [list(s) for s in itertools.combinations(itertools.product(range(n_layers), range(n_heads)), n)]
-    few = _few_shot_under_ablation(fast, batch, list(sets.values()) + every)
+    few = _few_shot_under_ablation(engine, batch, list(sets.values()) + every)
     named, random = few[: len(sets)], few[len(sets):]
     others = lambda heads: torch.tensor([set(map(tuple, s)) != set(heads) for s in every])  # noqa: E731 - not itself
     fv_others = random[others(sets["fv"])]
@@ -158,32 +160,33 @@ def _random_ablation_rows(fast, batch: TaskBatch, sets: dict[str, list[Head]]) -
                    for i, (name, heads) in enumerate(sets.items())]
 
 
-def _checkpoint_facts(model, state, inputs: ProbeInputs, settings: FVSettings):
+def _checkpoint_facts(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings):
     """The model, the held-out task batches, AIE (with its standard error) on the selection tasks, and the
     controlled induction scores."""
-    if inputs.config.data.name != "fv-mix":
-        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'); {inputs.config.preset!r} uses {inputs.config.data.name!r}.")
-    fast, suite, n_ctx = FastTransformer(inputs.config.model, state), default_suite(), inputs.config.model.n_ctx
+    if inputs.config is None or inputs.config.data.name != "fv-mix":
+        used = "a model that is not ours" if inputs.config is None else f"{inputs.config.preset!r}, trained on {inputs.config.data.name!r}"
+        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'), not {used}.")
+    engine, suite, n_ctx = ckpt.engine, default_suite(), inputs.facts.n_ctx
     selection, heldout = split_tasks(suite)
     chosen = TaskBatch.build(suite, settings, n_ctx, selection)
-    cie = prompt_indirect_effects(fast, chosen, mean_head_activations(fast, chosen)).flatten(0, 1)  # [prompts, l, h]
+    cie = prompt_indirect_effects(engine, chosen, mean_head_activations(engine, chosen)).flatten(0, 1)  # [prompts, l, h]
     test, valid = (TaskBatch.build(suite, settings, n_ctx, heldout, split) for split in ("test", "valid"))
-    induction = detectors.controlled_induction_score(model, inputs.induction)
-    return fast, test, valid, cie.mean(0), cie.std(0) / cie.shape[0] ** 0.5, induction
+    induction = detectors.controlled_induction_score(ckpt.bridge, inputs.induction)
+    return engine, test, valid, cie.mean(0), cie.std(0) / cie.shape[0] ** 0.5, induction
 
 
-def fv_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+def fv_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
     """Every FV metric of one checkpoint (see the module docstring)."""
-    fast, test, valid, aie, se, induction = _checkpoint_facts(model, state, inputs, settings)
+    engine, test, valid, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
     sets = _ablation_sets(aie, se, induction, settings.top_heads)
-    rows, keep = _accuracy_rows(fast, test)
-    rows += _injection_rows(fast, test, valid, sets["fv"], keep)
-    rows += _ablation_rows(fast, test, inputs, sets)
-    used = head_set_mask(sets["fv"], fast.cfg.n_layers, fast.cfg.n_heads).float()
+    rows, keep = _accuracy_rows(engine, test)
+    rows += _injection_rows(engine, test, valid, sets["fv"], keep)
+    rows += _ablation_rows(engine, test, inputs, sets)
+    used = head_set_mask(sets["fv"], engine.n_layers, engine.n_heads).float()
     return head_rows("fv", "aie", aie) + head_rows("fv", "aie_se", se) + head_rows("fv", "fv_set", used) + rows
 
 
-def fv_controls_probe(model, state, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+def fv_controls_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
     """The costly ablation control (every same-size head set), run on the last checkpoint only."""
-    fast, test, _, aie, se, induction = _checkpoint_facts(model, state, inputs, settings)
-    return _random_ablation_rows(fast, test, _ablation_sets(aie, se, induction, settings.top_heads))
+    engine, test, _, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
+    return _random_ablation_rows(engine, test, _ablation_sets(aie, se, induction, settings.top_heads))

@@ -22,8 +22,8 @@ from probes.findings import induction_noise_floor
 import torch
 
 from probes.function_vectors import FVSettings, fv_heads
-from probes.suite import Row
-from probes.sweep import select
+from probes.table import Row
+from probes.table import select
 from probes.thresholds import (ABLATION_BEATS_RANDOM, AIE_NOISE_MULTIPLE, FEW_SHOT_MIN_GAIN, FV_INJECTION_MIN_GAIN,
                                FV_MIN_AIE,
                                INDUCTION_THRESHOLD, ONSET_FRACTION, SIGNATURE_MIN_DROP)

@@ -15,7 +15,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from circuits.model import token_losses
-from probes.inputs import check_fits
+from probes.interventions import Engine
 from probes.thresholds import PHASE_MAX_LOG_WINDOW_FRACTION, PHASE_MAX_WINDOW_FRACTION, PHASE_NOISE_MULTIPLE
 
 EARLY_FRACTION = 0.1
@@ -23,10 +23,9 @@ LATE_FRACTION = 0.9
 
 
 @torch.no_grad()
-def loss_by_position(model, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "pos_minus_1"]:
-    """Mean next-token loss at every position (index i: predicting token i+1)."""
-    check_fits(tokens, model.cfg.n_ctx)
-    return token_losses(model(tokens), tokens).mean(0)
+def loss_by_position(engine: Engine, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "pos_minus_1"]:
+    """Mean next-token loss at every position (index i: predicting token i+1), from the engine's logits."""
+    return token_losses(engine.logits(tokens), tokens).mean(0)
 
 
 def icl_positions(seq_len: int, early: float = EARLY_FRACTION, late: float = LATE_FRACTION) -> tuple[int, int]:

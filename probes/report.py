@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import plotly.express as px
@@ -17,9 +18,11 @@ import torch
 from plotly.subplots import make_subplots
 
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
+from probes.checkpoint import CheckpointSource
 from probes.findings import Findings, compute_findings, summary_lines
-from probes.suite import Row
-from probes.sweep import load_table, select
+from probes.report_fv import fv_section
+from probes.sweep import as_source, load_notes, load_table
+from probes.table import Row, select
 
 REPORT_DATA_FILE = "report_data.json"
 HEAD_METRICS = (("attention", "induction"), ("attention", "previous_token"), ("attention", "prefix_matching"), ("weights", "copying"))
@@ -122,30 +125,36 @@ def fig_kcomposition(table: list[Row], f: Findings) -> go.Figure:
     return fig.update_layout(height=420, title=f"K-composition (Elhage) at step {last}; random-matrix baseline {f.k_composition_baseline:.3f}")
 
 
-def write_report(store: RunStore) -> Path:
-    """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table."""
-    table, metrics = load_table(store), store.metrics()
-    findings = compute_findings(table, store)
+def _page(source: CheckpointSource, lines: list[str], notes: dict[str, str], body: str, n_steps: int) -> str:
+    name = source.config.preset if source.config is not None else f"{source.facts.architecture} checkpoints {source.path.name}"
+    summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    skipped = "".join(f"<li><b>{html.escape(p)}</b> skipped: {html.escape(why)}</li>" for p, why in notes.items())
+    about = source.config.to_json() if source.config is not None else json.dumps(asdict(source.facts), indent=2)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>ICL circuits — {html.escape(name)}</title></head>"
+            f"<body style='font-family:sans-serif;max-width:1200px;margin:auto'><h1>ICL circuits report: {html.escape(name)}</h1>"
+            f"<p>Source <code>{html.escape(str(source.path))}</code>, {n_steps} checkpoints.</p><h2>Summary</h2><ul>{summary}</ul>"
+            + (f"<h2>Probes not run</h2><ul>{skipped}</ul>" if skipped else "") + body
+            + f"<h2>{'Run config' if source.config is not None else 'Model'}</h2><pre>{html.escape(about)}</pre></body></html>")
+
+
+def write_report(run: RunStore | CheckpointSource) -> Path:
+    """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table (no model is run)."""
+    source = as_source(run)
+    table, metrics, notes = load_table(source), source.metrics(), load_notes(source)
+    findings = compute_findings(table)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
     lines, fv_html, data_fv, claims = summary_lines(findings), "", {}, list(findings.claims)
     if any(r["probe"] == "fv" for r in table):
-        from probes.report_fv import fv_section
-
         fv_lines, fv_figures, transition = fv_section(table)
         fv_html = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in fv_lines) + "</ul>"
         fv_html += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in fv_figures)
         lines, data_fv, claims = lines + fv_lines, {"fv_transition": transition.to_dict()}, claims + transition.claims
     body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)) + fv_html
-    summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    config = store.config()
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ICL circuits — {html.escape(config.preset)}</title></head>"
-            f"<body style='font-family:sans-serif;max-width:1200px;margin:auto'><h1>ICL circuits report: {html.escape(config.preset)}</h1>"
-            f"<p>Run <code>{html.escape(str(store.path))}</code>, {len(store.steps())} checkpoints.</p><h2>Summary</h2><ul>{summary}</ul>{body}"
-            f"<h2>Run config</h2><pre>{html.escape(config.to_json())}</pre></body></html>")
-    out = store.path / REPORT_FILE
-    atomic_write_text(out, page)
+    out = source.path / REPORT_FILE
+    atomic_write_text(out, _page(source, lines, notes, body, len({r["step"] for r in table})))
     data = {"findings": findings.to_dict(), "summary": lines, "claims": [c.to_dict() for c in claims], "metrics": metrics, **data_fv,
-            "head_scores": {m: dict(zip(["steps", "values"], (lambda s, g: (s, g.tolist()))(*head_grid(table, p, m)))) for p, m in HEAD_METRICS}}
-    atomic_write_text(store.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
+            "head_scores": {m: dict(zip(["steps", "values"], (lambda s, g: (s, g.tolist()))(*head_grid(table, p, m)))) for p, m in HEAD_METRICS if select(table, p, m)}}
+    data["skipped_probes"] = notes
+    atomic_write_text(source.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
     return out

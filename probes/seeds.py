@@ -12,20 +12,11 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from circuits.config import RunConfig, replace
+from circuits.grid import seed_config, seed_run_name  # noqa: F401 - re-exported (they live in circuits)
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
 from probes.claims import fmt
 
 SEED_REPORT_DATA = "seeds.json"
-
-
-def seed_run_name(preset: str, seed: int) -> str:
-    return f"{preset}-seed{seed}"
-
-
-def seed_config(config: RunConfig, seed: int) -> RunConfig:
-    """The preset with data seed and initialisation seed both set to `seed`."""
-    return replace(config, train=replace(config.train, seed=seed), model=replace(config.model, seed=seed))
 
 
 @dataclass(frozen=True)

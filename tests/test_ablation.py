@@ -7,7 +7,8 @@ import torch
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer, token_losses
 from probes.ablation import ABLATIONS, ablated_losses, ablation_effects, head_set_mask, single_head_conditions
-from probes.suite import ProbeInputs
+from probes.inputs import ProbeInputs
+from probes.interventions import FastEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from ablation_speed import naive_effects, naive_losses  # noqa: E402 - the benchmark's per-head run_with_hooks loop
@@ -17,7 +18,7 @@ from ablation_speed import naive_effects, naive_losses  # noqa: E402 - the bench
 def trained(tiny_run):
     step = tiny_run.steps()[-1]
     config = tiny_run.config()
-    return tiny_run.load_bridge(step), FastTransformer(config.model, tiny_run.load_weights(step)), ProbeInputs.for_run(config).ablation
+    return tiny_run.load_bridge(step), FastEngine(FastTransformer(config.model, tiny_run.load_weights(step))), ProbeInputs.for_run(config).ablation
 
 
 def test_batched_effects_equal_the_per_head_run_with_hooks_loop(trained):
@@ -57,7 +58,7 @@ def test_the_clean_condition_changes_nothing_and_each_head_condition_is_one_head
     _, fast, inputs = trained
     clean = torch.zeros(1, 2, 2, dtype=torch.bool)
     for kind, losses in ablated_losses(fast, inputs.text, inputs.text_reference, clean).items():
-        torch.testing.assert_close(losses[0], token_losses(fast(inputs.text), inputs.text), atol=1e-6, rtol=0, msg=kind)
+        torch.testing.assert_close(losses[0], token_losses(fast.logits(inputs.text), inputs.text), atol=1e-6, rtol=0, msg=kind)
     conds = single_head_conditions(3, 4)
     assert conds.shape == (12, 3, 4) and (conds.flatten(1).sum(1) == 1).all()
     assert [tuple(c.nonzero()[0].tolist()) for c in conds] == [(layer, head) for layer in range(3) for head in range(4)]

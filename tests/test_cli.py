@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from circuits.cli import main
+from icl_workbench import main
 
 
 def test_train_then_list_runs(tmp_path, capsys):
@@ -30,7 +30,7 @@ def test_retraining_into_a_run_with_another_config_is_refused_and_keeps_the_run(
 
 
 def test_python_dash_m_reaches_the_cli():
-    result = subprocess.run([sys.executable, "-m", "circuits", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "icl_workbench", "--help"], capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "runs" in result.stdout
 
 

@@ -8,7 +8,9 @@ from circuits.data import training_lengths
 from circuits.model import build_bridge
 from circuits.presets import PRESETS, preset
 from probes.inputs import induction_lengths, prefix_period
-from probes.suite import ProbeInputs, attention_probe
+from probes.checkpoint import Checkpoint
+from probes.inputs import ProbeInputs
+from probes.suite import attention_probe
 
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
 
@@ -35,7 +37,7 @@ def test_positional_heads_score_below_point_two_under_every_preset(name):
     for start in range(0, len(offsets), len(heads)):
         chosen = dict(zip(heads, offsets[start : start + len(heads)]))
         state = positional_model(config.model, chosen)
-        rows = attention_probe(build_bridge(config.model, state), state, inputs)
+        rows = attention_probe(Checkpoint.native(config, state), inputs)
         for metric in CONTENT_SCORES:
             for head, offs in chosen.items():
                 value = scores(rows, metric)[head]
@@ -46,7 +48,7 @@ def test_positional_heads_score_below_point_two_under_every_preset(name):
 def test_a_hand_built_induction_circuit_scores_at_least_point_nine(name):
     config = preset(name)
     state = induction_model(config.model)
-    rows = attention_probe(build_bridge(config.model, state), state, ProbeInputs.for_run(config))
+    rows = attention_probe(Checkpoint.native(config, state), ProbeInputs.for_run(config))
     assert scores(rows, "induction")[(1, 0)] >= 0.9, scores(rows, "induction")
     assert scores(rows, "prefix_matching")[(1, 0)] >= 0.9, scores(rows, "prefix_matching")
     assert scores(rows, "previous_token")[(0, 0)] >= 0.9
@@ -56,13 +58,13 @@ def test_a_hand_built_induction_circuit_scores_at_least_point_nine(name):
 def test_each_score_is_reported_as_raw_control_and_their_difference():
     config = preset("attn-only-2l")
     state = induction_model(config.model)
-    rows = attention_probe(build_bridge(config.model, state), state, ProbeInputs.for_run(config))
+    rows = attention_probe(Checkpoint.native(config, state), ProbeInputs.for_run(config))
     for metric in CONTENT_SCORES:
         raw, control, diff = (scores(rows, f"{metric}{suffix}") for suffix in ("/raw", "/control", ""))
         for head in raw:
             assert diff[head] == pytest.approx(raw[head] - control[head], abs=1e-6)
     positional = positional_model(config.model, {(0, 1): [16]})
-    rows = attention_probe(build_bridge(config.model, positional), positional, ProbeInputs.for_run(config))
+    rows = attention_probe(Checkpoint.native(config, positional), ProbeInputs.for_run(config))
     assert scores(rows, "induction/raw")[(0, 1)] > 0.2  # the raw score is fooled by the period-17 offset …
     assert scores(rows, "induction")[(0, 1)] < 0.05  # … the control removes it
 

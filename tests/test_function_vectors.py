@@ -7,6 +7,7 @@ from builders import tiny_config, tiny_data, tiny_train
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
+from probes.interventions import FastEngine
 from circuits.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
 from circuits.train import train
 from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
@@ -26,7 +27,7 @@ def fv_tiny(tmp_path_factory):
     store = train(config, tmp_path_factory.mktemp("fv") / "tiny", progress=False)
     step = store.steps()[-1]
     batch = TaskBatch.build(default_suite(), SMALL, 24, tuple(default_suite().names[::8]))
-    return store.load_bridge(step), FastTransformer(config.model, store.load_weights(step)), batch
+    return store.load_bridge(step), FastEngine(FastTransformer(config.model, store.load_weights(step))), batch
 
 
 def test_task_prompts_follow_todd_and_never_show_the_query():
@@ -53,14 +54,14 @@ def test_batched_aie_equals_the_per_head_patching_loop(fv_tiny):
 def test_function_vector_is_the_sum_of_the_heads_outputs_and_injection_is_a_residual_add(fv_tiny):
     _, fast, batch = fv_tiny
     mean_z = mean_head_activations(fast, batch)[0]
-    heads = top_heads(torch.arange(fast.cfg.n_layers * fast.cfg.n_heads, dtype=torch.float).view(fast.cfg.n_layers, -1), 2)
+    heads = top_heads(torch.arange(fast.n_layers * fast.n_heads, dtype=torch.float).view(fast.n_layers, -1), 2)
     assert heads == [(1, 1), (1, 0)]
-    vector = function_vector(fast, mean_z, heads)
-    w_o = fast.blocks[1].attn.o.weight  # [d_model, heads·d_head]
+    vector = function_vector(fast.w_o(), mean_z, heads)
+    w_o = fast.fast.blocks[1].attn.o.weight  # [d_model, heads·d_head]
     torch.testing.assert_close(vector, w_o @ mean_z[1].flatten(), atol=1e-5, rtol=0)
     tokens = batch.zero_shot[0]
-    zero = torch.zeros(tokens.shape[0], fast.cfg.d_model)
-    torch.testing.assert_close(injected_logits(fast, tokens, zero, 0), fast(tokens)[:, -1])
+    zero = torch.zeros(tokens.shape[0], fast.d_model)
+    torch.testing.assert_close(injected_logits(fast, tokens, zero, 0), fast.logits(tokens)[:, -1])
     assert top_heads(torch.tensor([[3.0, 2.0], [1.0, 0.0]]), 2, exclude=[(0, 0)]) == [(0, 1), (1, 0)]
 
 
@@ -74,33 +75,34 @@ def test_bad_fv_requests_give_one_clear_error(fv_tiny):
     with pytest.raises(WorkbenchError, match="unknown task 'reverse-words'"):
         suite.task("reverse-words")
     with pytest.raises(WorkbenchError, match="layer 5 is out of range; this model has layers 0–1"):
-        injected_logits(fast, batch.zero_shot[0], torch.zeros(4, fast.cfg.d_model), 5)
+        injected_logits(fast, batch.zero_shot[0], torch.zeros(4, fast.d_model), 5)
 
 
 def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
-    from probes.suite import ProbeInputs
+    from probes.checkpoint import RunSource
     from probes.fv_analysis import fv_probe
+    from probes.inputs import ProbeInputs
 
-    step = tiny_run.steps()[-1]
     with pytest.raises(WorkbenchError, match="the fv probe needs a run trained on fv-mix data"):
-        fv_probe(tiny_run.load_bridge(step), tiny_run.load_weights(step), ProbeInputs.for_run(tiny_run.config()))
+        fv_probe(RunSource(tiny_run).load(tiny_run.steps()[-1]), ProbeInputs.for_run(tiny_run.config()))
 
 
 def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
     """Runs the whole fv probe under the runtime shape/type checks, on a tiny fv-mix model."""
     from circuits.config import RunConfig
     from probes.fv_analysis import fv_probe
-    from probes.suite import ProbeInputs
+    from probes.checkpoint import Checkpoint
+    from probes.inputs import ProbeInputs
 
     bridge, fast, _ = fv_tiny
     data = tiny_data(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
-    config = RunConfig(preset="tiny-fv", model=fast.cfg, data=data, train=tiny_train())
-    rows = fv_probe(bridge, fast.state_dict(), ProbeInputs.for_run(config), SMALL)
+    config = RunConfig(preset="tiny-fv", model=fast.fast.cfg, data=data, train=tiny_train())
+    rows = fv_probe(Checkpoint.native(config, fast.fast.state_dict()), ProbeInputs.for_run(config), SMALL)
     metrics = {r["metric"] for r in rows}
     assert {"aie", "aie_se", "few_shot_accuracy", "fv_best_layer", "fv_valid_zero_shot_accuracy/L0", "fv_zero_shot_accuracy",
             "mean_hidden_zero_shot_accuracy", "random_heads_fv_zero_shot_accuracy/max", "ablate_fv_excl/few_shot_accuracy"} <= metrics
     assert all(isinstance(r["value"], float) for r in rows)
-    assert len([r for r in rows if r["metric"] == "aie"]) == fast.cfg.n_layers * fast.cfg.n_heads
+    assert len([r for r in rows if r["metric"] == "aie"]) == fast.n_layers * fast.n_heads
 
 
 def test_fv_heads_are_chosen_on_half_the_tasks_and_effects_reported_on_the_other_half():
@@ -118,6 +120,6 @@ def test_the_mean_hidden_state_baseline_is_the_layers_mean_residual_at_the_last_
 
     _, fast, batch = fv_tiny
     states = mean_hidden_states(fast, batch)
-    x = fast.embedding(batch.clean[1])
-    x = fast.blocks[0](x)
+    x = fast.fast.embedding(batch.clean[1])
+    x = fast.fast.blocks[0](x)
     torch.testing.assert_close(states[1, 0], x[:, -1].mean(0), atol=1e-5, rtol=0)

@@ -81,7 +81,7 @@ def test_report_on_a_run_that_learned_nothing_does_not_crash(tiny_run, tmp_path,
     """Every checkpoint holds the step-0 weights, so every metric is exactly flat."""
     import shutil
 
-    from circuits.cli import main
+    from icl_workbench import main
 
     shutil.copytree(tiny_run.path, tmp_path / "run")
     steps_dir = tmp_path / "run" / "steps"

@@ -2,7 +2,7 @@ import json
 import re
 import shutil
 
-from circuits.cli import main
+from icl_workbench import main
 from circuits.store import RunStore
 
 

@@ -3,6 +3,7 @@ the patching method's own sanity check (Todd et al. 2024, arXiv 2310.15213)."""
 import pytest
 
 from circuits.model import FastTransformer
+from probes.interventions import FastEngine
 from circuits.tasks import default_suite
 from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations
 from probes.report import write_report
@@ -51,7 +52,7 @@ def test_patching_mean_outputs_into_clean_prompts_changes_the_answer_little(fv_r
     into clean prompts it lowers P(yq) somewhat (measured max |ΔP| 0.086 on seed 0: the heads' outputs also carry
     query-specific information) — far less than the FV heads' AIE lifts corrupted prompts."""
     config = fv_run.config()
-    fast = FastTransformer(config.model, fv_run.load_weights(fv_run.steps()[-1]))
+    fast = FastEngine(FastTransformer(config.model, fv_run.load_weights(fv_run.steps()[-1])))
     batch = TaskBatch.build(default_suite(), FVSettings(), config.model.n_ctx)
     clean_as_target = TaskBatch(batch.clean, batch.clean_answers, batch.clean, batch.clean_answers, batch.few_shot,
                                 batch.shuffled, batch.zero_shot, batch.eval_answers)

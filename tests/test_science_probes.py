@@ -3,7 +3,7 @@ import pytest
 import torch
 from test_detectors import RULES, reference_scores
 
-from circuits.cli import main
+from icl_workbench import main
 from probes.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
 from probes.findings import compute_findings
 from probes.inputs import induction_probe
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def findings(default_run):
-    return compute_findings(run_sweep(default_run, progress=False), default_run)
+    return compute_findings(run_sweep(default_run, progress=False))
 
 
 def test_the_top_induction_head_is_in_layer_one(findings):
@@ -61,7 +61,7 @@ def test_detectors_agree_with_a_per_head_reference_on_the_trained_model(default_
 
 
 def test_the_one_layer_control_has_no_flagged_induction_head(control_run):
-    control = compute_findings(run_sweep(control_run, progress=False), control_run)
+    control = compute_findings(run_sweep(control_run, progress=False))
     assert control.induction_heads == [] and control.crossing_step is None
     assert max(control.induction_scores.values()) < 0.2
 

@@ -7,7 +7,8 @@ import pytest
 from circuits.errors import WorkbenchError
 from circuits.store import STATE_FILE, RunStore
 from probes import suite
-from probes.sweep import SWEEP_FILE, cache_file, load_table, run_sweep, select
+from probes.sweep import SWEEP_FILE, cache_file, load_table, run_sweep
+from probes.table import select
 
 COLUMNS = {"step", "tokens", "layer", "head", "probe", "metric", "value"}
 
@@ -22,7 +23,8 @@ def test_sweep_writes_one_tidy_table_over_every_checkpoint(run):
     table = run_sweep(run, progress=False)
     assert all(set(row) == COLUMNS for row in table)
     assert {r["step"] for r in table} == set(run.steps())
-    assert {r["probe"] for r in table} == {"attention", "weights", "icl", "ablation"}
+    assert {r["probe"] for r in table} == {"attention", "weights", "icl", "ablation", "induction_controls"}
+    assert {r["step"] for r in table if r["probe"] == "induction_controls"} == {run.steps()[-1]}  # final-only control
     induction = select(table, "attention", "induction")
     assert sorted(induction) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert [s for s, _ in induction[(1, 0)]] == run.steps()
@@ -48,11 +50,11 @@ def test_a_failing_sweep_keeps_its_partial_results(run, monkeypatch):
     steps = run.steps()
     original = suite.PROBES["icl"]
 
-    def flaky(model, state, inputs):
+    def flaky(ckpt, inputs):
         if len(calls) == 3:
             raise RuntimeError("simulated crash")
         calls.append(1)
-        return original(model, state, inputs)
+        return original(ckpt, inputs)
 
     calls: list[int] = []
     monkeypatch.setitem(suite.PROBES, "icl", flaky)

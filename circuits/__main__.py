@@ -1,5 +1,0 @@
-import sys
-
-from circuits.cli import main
-
-sys.exit(main())

@@ -1,0 +1,112 @@
+"""One checkpoint, loaded once, handing each probe what it needs — and the sources checkpoints come from.
+
+`Checkpoint` reads the weights once; the TransformerBridge (for attention patterns), our FastTransformer and the
+intervention engine (`probes.interventions`) are built from them on first use and then shared by every probe of that
+checkpoint. A `RunSource` serves the checkpoints of one of our runs; `probes.hf_source.HFSource` serves a series of
+local Hugging Face checkpoints. Both put their analysis under `source.path / analysis`.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from circuits.config import ModelConfig, RunConfig
+from circuits.store import RunStore
+from probes.interventions import Engine, FastEngine, HookEngine
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What probes need to know about a model, whatever its origin. `native`: one of ours (a `ModelConfig`
+    describes it exactly, so the weight probes and the fast engine apply)."""
+
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_head: int
+    n_ctx: int
+    d_vocab: int
+    bos: int = 0
+    native: bool = True
+    architecture: str = "native"
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> ModelFacts:
+        return cls(cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_head, cfg.n_ctx, cfg.d_vocab)
+
+
+class Checkpoint:
+    """One checkpoint: its step, facts and weights (read once), and lazily its bridge, fast model and engine."""
+
+    def __init__(self, step: int, facts: ModelFacts, *, config: RunConfig | None = None,
+                 state: dict[str, Tensor] | None = None, bridge: Any = None, device: str | torch.device = "cpu"):
+        self.step, self.facts, self.config, self.state, self.device = step, facts, config, state, torch.device(device)
+        if bridge is not None:
+            self.__dict__["bridge"] = bridge
+        if config is None and bridge is None:
+            raise ValueError("a Checkpoint needs a run config (with its state dict) or a bridge")
+
+    @classmethod
+    def native(cls, config: RunConfig, state: dict[str, Tensor], step: int = 0) -> Checkpoint:
+        """A checkpoint of one of our models from its config and native state dict."""
+        return cls(step, ModelFacts.from_config(config.model), config=config, state=state)
+
+    @functools.cached_property
+    def bridge(self) -> Any:
+        """The checkpoint as a TransformerLens `TransformerBridge` (eval mode) on the checkpoint's device."""
+        from circuits.model import build_bridge
+
+        bridge = build_bridge(self.config.model, self.state)
+        return bridge if self.device.type == "cpu" else bridge.to(self.device)
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The intervention engine: the fast one on our own models, the hook engine on any other bridge."""
+        if self.config is not None:
+            from circuits.model import FastTransformer
+
+            return FastEngine(FastTransformer(self.config.model, self.state).to(self.device).eval())
+        return HookEngine(self.bridge)
+
+
+@runtime_checkable
+class CheckpointSource(Protocol):
+    """Where checkpoints come from: a run directory, or a series of Hugging Face folders."""
+
+    path: Path
+    config: RunConfig | None
+    facts: ModelFacts
+
+    def steps(self) -> list[int]: ...
+
+    def tokens(self, step: int) -> int | None: ...
+
+    def load(self, step: int, device: str | torch.device = "cpu") -> Checkpoint: ...
+
+    def metrics(self) -> list[dict[str, Any]]: ...
+
+
+class RunSource:
+    """The checkpoints of one of our runs (a `circuits.store.RunStore`)."""
+
+    def __init__(self, store: RunStore):
+        self.store, self.path, self.config = store, store.path, store.config()
+        self.facts = ModelFacts.from_config(self.config.model)
+
+    def steps(self) -> list[int]:
+        return self.store.require_steps()
+
+    def tokens(self, step: int) -> int | None:
+        return self.store.state(step)["tokens"]
+
+    def load(self, step: int, device: str | torch.device = "cpu") -> Checkpoint:
+        state = {k: v.to(device) for k, v in self.store.load_weights(step).items()}
+        return Checkpoint(step, self.facts, config=self.config, state=state, device=device)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.store.metrics()

@@ -1,0 +1,237 @@
+"""One intervention engine, named after TransformerLens hooks.
+
+Every causal probe (head ablation, Todd et al.'s last-position patching, FV injection) is one of two edits:
+
+  head patch   replace the per-head values `blocks.L.attn.hook_z` [batch pos n_heads d_head] of chosen heads by given
+               values (zero / mean / resampled z; clean z everywhere but the last position for a last-position patch)
+  injection    add a vector to `blocks.L.hook_resid_post` at the last position
+
+An engine runs many *conditions* at once: a condition is a boolean [n_layers, n_heads] mask of the heads whose hook_z
+is replaced, and conditions are batched along the batch axis (c conditions × b sequences in one forward pass).
+
+Two engines give the same numbers (tests/test_interventions.py):
+  HookEngine   any `TransformerBridge` (native or Hugging Face architecture), through `run_with_cache` and
+               `run_with_hooks` on the hook names above — the reference semantics
+  FastEngine   our `FastTransformer` (same native state dict): a condition whose first edited head sits in layer l
+               starts from the cached residual stream at l and recomputes only layers ≥ l — an optimisation
+`engine_for(model, state)` picks the fast one when the model is one of ours.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from einops import rearrange, repeat
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from circuits.errors import WorkbenchError
+
+MAX_ROWS = 512  # sequences per forward pass: larger batches run slower per row on CPU (cache misses)
+Readout = Callable[[Tensor, int], Tensor]  # (logits [(c·batch), pos, vocab], c) -> [(c·batch), …]
+
+
+def hook_z(layer: int) -> str:
+    return f"blocks.{layer}.attn.hook_z"
+
+
+def hook_resid_post(layer: int) -> str:
+    return f"blocks.{layer}.hook_resid_post"
+
+
+@dataclass(frozen=True)
+class CleanRun:
+    """What an unedited forward pass leaves behind: every layer's hook_z and hook_resid_post, the last position's
+    logits, and engine-private state (the fast engine's residual inputs)."""
+
+    z: list[Float[Tensor, "batch pos n_heads d_head"]]
+    resid_post: list[Float[Tensor, "batch pos d_model"]]
+    last_logits: Float[Tensor, "batch d_vocab"]
+    private: Any = field(default=None, repr=False)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    n_layers: int
+    n_heads: int
+    d_model: int
+    n_ctx: int
+
+    def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun: ...
+
+    def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"],
+                    values: list[Tensor], readout: Readout, last_only: bool = False) -> Tensor: ...
+
+    def inject(self, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int
+               ) -> Float[Tensor, "batch d_vocab"]: ...
+
+    def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]: ...
+
+    def w_o(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]: ...
+
+
+def check_layer(engine: Engine, layer: int) -> None:
+    if not 0 <= layer < engine.n_layers:
+        raise WorkbenchError(f"layer {layer} is out of range; this model has layers 0–{engine.n_layers - 1}.")
+
+
+def check_fits(tokens: Tensor, n_ctx: int) -> None:
+    if tokens.shape[-1] > n_ctx:
+        raise WorkbenchError(f"probe sequence length {tokens.shape[-1]} exceeds the model's context n_ctx={n_ctx}; use shorter sequences.")
+
+
+def run_in_chunks(conditions: Bool[Tensor, "cond n_layers n_heads"], batch: int, group: Tensor,
+                  run: Callable[[int, Tensor], Tensor]) -> Tensor:
+    """`run(group_value, condition_indices)` over chunks of at most MAX_ROWS sequences of conditions sharing a
+    `group` value, results stacked to [cond, batch, …]."""
+    out: Tensor | None = None
+    for key in group.unique().tolist():
+        for chunk in (group == key).nonzero().squeeze(1).split(max(1, MAX_ROWS // batch)):
+            result = run(key, chunk)
+            result = result.view(len(chunk), batch, *result.shape[1:])
+            if out is None:
+                out = result.new_empty(len(conditions), *result.shape[1:])
+            out[chunk] = result
+    return out
+
+
+def first_edited_layer(conditions: Bool[Tensor, "cond n_layers n_heads"]) -> Int[Tensor, "cond"]:
+    """Per condition, the first layer with an edited head (n_layers when nothing is edited)."""
+    n_layers = conditions.shape[1]
+    return torch.where(conditions.flatten(1).any(1), conditions.any(2).float().argmax(1), torch.tensor(n_layers))
+
+
+def patched(z: Tensor, conditions: Bool[Tensor, "c n_heads"], value: Tensor, batch: int) -> Tensor:
+    """z of c stacked conditions ([(c·batch), pos, heads, d_head]) with each condition's heads replaced by `value`."""
+    mask = repeat(conditions, "c h -> (c b) 1 h 1", b=batch)
+    return torch.where(mask, repeat(value, "b p h d -> (c b) p h d", c=len(conditions)), z)
+
+
+class HookEngine:
+    """The engine on any TransformerBridge, through hooks (the reference semantics; no shortcut)."""
+
+    def __init__(self, bridge: Any):
+        self.bridge, cfg = bridge, bridge.cfg
+        self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
+
+    @torch.no_grad()
+    def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
+        check_fits(tokens, self.n_ctx)
+        names = {hook_z(layer) for layer in range(self.n_layers)} | {hook_resid_post(layer) for layer in range(self.n_layers)}
+        logits, cache = self.bridge.run_with_cache(tokens, names_filter=lambda name: name in names)
+        z = [cache[hook_z(layer)] for layer in range(self.n_layers)]
+        return CleanRun(z, [cache[hook_resid_post(layer)] for layer in range(self.n_layers)], logits[:, -1], tokens)
+
+    @torch.no_grad()
+    def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
+                    readout: Readout, last_only: bool = False) -> Tensor:
+        tokens, batch = clean.private, clean.private.shape[0]
+
+        def run(_: int, chunk: Tensor) -> Tensor:
+            conds = conditions[chunk]
+            hooks = [(hook_z(layer), self._replace(conds[:, layer], values[layer], batch))
+                     for layer in range(self.n_layers) if conds[:, layer].any()]
+            logits = self.bridge.run_with_hooks(repeat(tokens, "b p -> (c b) p", c=len(chunk)), fwd_hooks=hooks)
+            return readout(logits[:, -1:] if last_only else logits, len(chunk))
+
+        return run_in_chunks(conditions, batch, torch.zeros(len(conditions), dtype=torch.long), run)
+
+    @staticmethod
+    def _replace(conds: Tensor, value: Tensor, batch: int):
+        return lambda z, hook: patched(z, conds, value, batch)
+
+    @torch.no_grad()
+    def inject(self, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int
+               ) -> Float[Tensor, "batch d_vocab"]:
+        check_layer(self, layer)
+
+        def add(resid: Tensor, hook: Any) -> Tensor:
+            return torch.cat([resid[:, :-1], (resid[:, -1] + vectors)[:, None]], dim=1)
+
+        return self.bridge.run_with_hooks(tokens, fwd_hooks=[(hook_resid_post(layer), add)])[:, -1]
+
+    @torch.no_grad()
+    def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        check_fits(tokens, self.n_ctx)
+        return self.bridge(tokens)
+
+    def w_o(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]:
+        """Per-head output weights, from the attention blocks' W_O (TransformerLens layout [heads, d_head, d_model])."""
+        return torch.stack([block.attn.W_O.detach() for block in self.bridge.blocks])
+
+
+class FastEngine:
+    """The engine on `FastTransformer` (same weights as the native bridge): edits start at the first edited layer."""
+
+    def __init__(self, fast: Any):
+        self.fast, cfg = fast, fast.cfg
+        self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
+
+    @torch.no_grad()
+    def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
+        check_fits(tokens, self.n_ctx)
+        x, resid, zs = self.fast.embedding(tokens), [], []
+        for block in self.fast.blocks:
+            z = block.attn.head_z(block.ln1(x))
+            resid.append(x)
+            zs.append(z)
+            x = block.finish(x, z)
+        return CleanRun(zs, [*resid[1:], x], self.fast.logits(x[:, -1:])[:, 0], resid)
+
+    @torch.no_grad()
+    def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
+                    readout: Readout, last_only: bool = False) -> Tensor:
+        batch = clean.z[0].shape[0]
+        run = lambda start, chunk: readout(self._run_from(clean, start, conditions[chunk], values, last_only), len(chunk))  # noqa: E731
+        return run_in_chunks(conditions, batch, first_edited_layer(conditions), run)
+
+    def _run_from(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor], last_only: bool) -> Tensor:
+        """Logits of conditions whose first edited layer is `start`; with `last_only` the last block's position-wise
+        part and the unembedding run on the last position alone."""
+        n_cond, batch, blocks = conditions.shape[0], clean.z[0].shape[0], self.fast.blocks
+        keep = slice(-1, None) if last_only else slice(None)
+        if start == len(blocks):  # nothing edited: the clean run
+            return self.fast.logits(repeat(clean.resid_post[-1][:, keep], "b p m -> (c b) p m", c=n_cond))
+        x = repeat(clean.private[start], "b p m -> (c b) p m", c=n_cond)
+        for layer in range(start, len(blocks)):
+            block = blocks[layer]
+            z = repeat(clean.z[layer], "b p h d -> (c b) p h d", c=n_cond) if layer == start else block.attn.head_z(block.ln1(x))
+            if conditions[:, layer].any():
+                z = patched(z, conditions[:, layer], values[layer], batch)
+            if layer == len(blocks) - 1:  # finish is position-wise: the last block may drop unneeded positions
+                x, z = x[:, keep], z[:, keep]
+            x = block.finish(x, z)
+        return self.fast.logits(x)
+
+    @torch.no_grad()
+    def inject(self, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int
+               ) -> Float[Tensor, "batch d_vocab"]:
+        check_layer(self, layer)
+        x = self.fast.embedding(tokens)
+        for index, block in enumerate(self.fast.blocks):
+            x = block(x)
+            if index == layer:
+                x = torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)
+        return self.fast.logits(x)[:, -1]
+
+    @torch.no_grad()
+    def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        check_fits(tokens, self.n_ctx)
+        return self.fast(tokens)
+
+    def w_o(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]:
+        return torch.stack([rearrange(block.attn.o.weight.detach(), "m (h d) -> h d m", h=self.n_heads) for block in self.fast.blocks])
+
+
+def last_position_patch(clean: CleanRun, values: list[Tensor]) -> list[Tensor]:
+    """Replacement z per layer equal to the clean z except at the last position, where it is `values[layer]`
+    ([batch, n_heads, d_head], or [n_heads, d_head] broadcast over the batch) — Todd et al. 2024's patch
+    (arXiv:2310.15213), and Yin & Steinhardt 2025's last-position mean ablation."""
+    out = []
+    for z, value in zip(clean.z, values):
+        z = z.clone()
+        z[:, -1] = value
+        out.append(z)
+    return out
