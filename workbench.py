@@ -48,10 +48,10 @@ def open_source(run: str | Path | RunStore | CheckpointSource) -> RunStore | Che
 
 
 def analyze(run: str | Path | RunStore | CheckpointSource, probes: Sequence[str] | None = None, *,
-            device: str = "cpu", progress: bool = True) -> list[Row]:
-    """Every probe that applies (or `probes`) on every checkpoint, cached; returns the tidy table."""
+            steps: list[int] | None = None, device: str = "cpu", progress: bool = True) -> list[Row]:
+    """Every probe that applies (or `probes`) on every checkpoint (or `steps`), cached; returns the tidy table."""
     chosen = tuple(probes) if probes is not None else None
-    return run_sweep(open_source(run), chosen, progress=progress, device=resolve_device(device))
+    return run_sweep(open_source(run), chosen, steps, progress=progress, device=resolve_device(device))
 
 
 def analyze_hf(paths: Sequence[str | Path], out: str | Path | None = None, probes: Sequence[str] | None = None, *,

@@ -32,13 +32,12 @@ import plotly.graph_objects as go
 import torch
 
 from circuits.presets import preset
-from circuits.train import train
 from probes.detectors import attention_patterns
 from probes.icl import locate_phase_change
 from probes.findings import compute_findings
 from probes.inputs import induction_probe
-from probes.sweep import run_sweep
 from probes.table import select
+from workbench import analyze, train_run
 
 torch.set_num_threads(2)
 BIG = False
@@ -50,8 +49,8 @@ PRESET = "full-3l" if BIG else "attn-only-2l"
 # Checkpoints land in the run directory; re-running this cell reuses a finished run.
 
 # %%
-run = train(preset(PRESET), ROOT / PRESET)
-control = train(preset("attn-only-1l"), ROOT / "attn-only-1l")
+run = train_run(preset(PRESET), ROOT / PRESET)
+control = train_run(preset("attn-only-1l"), ROOT / "attn-only-1l")
 print(run.path, run.steps()[-1], "steps;", len(run.steps()), "checkpoints")
 
 # %% [markdown]
@@ -59,8 +58,8 @@ print(run.path, run.steps()[-1], "steps;", len(run.steps()), "checkpoints")
 # The ICL score is Olsson's: loss late in the context minus loss early (negative = the model uses its context).
 
 # %%
-table = run_sweep(run, ("attention", "weights", "icl"))
-control_table = run_sweep(control, ("attention", "weights", "icl"))
+table = analyze(run, ("attention", "weights", "icl"))
+control_table = analyze(control, ("attention", "weights", "icl"))
 metrics, control_metrics = run.metrics(), control.metrics()
 icl = select(table, "icl", "icl_score")[(None, None)]
 change = locate_phase_change([s for s, _ in icl], [v for _, v in icl])

@@ -29,22 +29,20 @@ import plotly.express as px
 import torch
 from IPython.display import HTML, display
 
-from circuits.model import FastTransformer
 from circuits.presets import preset
-from circuits.train import train
 from probes.ablation import ABLATIONS, ablation_effects, head_set_mask
-from probes.report import write_report
-from probes.suite import ProbeInputs
-from probes.sweep import run_sweep
+from probes.checkpoint import RunSource
+from probes.inputs import ProbeInputs
 from probes.thresholds import INDUCTION_THRESHOLD
+from workbench import analyze, report, train_run
 
 torch.set_num_threads(2)
 BIG = False
 ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
 PRESET = "attn-only-3l" if BIG else "attn-only-2l"
-run = train(preset(PRESET), ROOT / PRESET)
+run = train_run(preset(PRESET), ROOT / PRESET)
 config = run.config()
-model = FastTransformer(config.model, run.load_weights(run.steps()[-1]))  # the checkpoint's native state dict
+model = RunSource(run).load(run.steps()[-1]).engine  # the intervention engine on the last checkpoint's weights
 inputs = ProbeInputs.for_run(config).ablation
 
 # %% [markdown]
@@ -66,7 +64,7 @@ fig
 # of them at once:
 
 # %%
-scores = run_sweep(run, ("attention",))
+scores = analyze(run, ("attention",))
 final = {(r["layer"], r["head"]): r["value"] for r in scores if r["step"] == run.steps()[-1] and r["metric"] == "induction"}
 induction_heads = [h for h, v in final.items() if v >= INDUCTION_THRESHOLD]  # content-controlled score
 together = ablation_effects(model, inputs, ("mean",), conditions=head_set_mask(induction_heads, config.model.n_layers, config.model.n_heads)[None])["mean"]
@@ -84,7 +82,7 @@ print(f"induction heads {induction_heads}: mean-ablated together, repeat loss +{
 # ```
 
 # %%
-run_sweep(run)
-path = write_report(run)
+analyze(run)
+path, _ = report(run)
 print(path)
 display(HTML(f'<a href="{os.path.relpath(path)}" target="_blank">open the report</a> ({path.stat().st_size / 1e6:.1f} MB)'))

@@ -31,19 +31,18 @@ from pathlib import Path
 import plotly.express as px
 import torch
 
-from circuits.model import FastTransformer
 from circuits.presets import preset
 from circuits.tasks import default_suite
-from circuits.train import train
 from probes.function_vectors import (FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks,
                                      top_heads)
 from probes.report_fv import fv_section
-from probes.sweep import run_sweep
+from probes.checkpoint import RunSource
+from workbench import analyze, train_run
 
 torch.set_num_threads(2)
 BIG = False
 ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
-run = train(preset("fv"), ROOT / "fv")  # ~2 minutes on 2 cores; reused if it exists
+run = train_run(preset("fv"), ROOT / "fv")  # ~2 minutes on 2 cores; reused if it exists
 config = run.config()
 steps = run.steps() if BIG else run.steps()[::4] + [run.steps()[-1]]  # every 4th checkpoint by default
 
@@ -52,11 +51,11 @@ steps = run.steps() if BIG else run.steps()[::4] + [run.steps()[-1]]  # every 4t
 # Heads are scored on half of the tasks (the *selection* tasks); every effect below is measured on the other half.
 
 # %%
-fast = FastTransformer(config.model, run.load_weights(run.steps()[-1]))
+engine = RunSource(run).load(run.steps()[-1]).engine  # the intervention engine on the last checkpoint
 settings = FVSettings()
 selection, heldout = split_tasks(default_suite())
 batch = TaskBatch.build(default_suite(), settings, config.model.n_ctx, selection)
-aie = indirect_effects(fast, batch, mean_head_activations(fast, batch)).mean(0)
+aie = indirect_effects(engine, batch, mean_head_activations(engine, batch)).mean(0)
 fv_heads = top_heads(aie, settings.top_heads)
 px.imshow(aie.numpy(), text_auto=".3f", labels=dict(x="head", y="layer", color="AIE"),
           title=f"AIE on the {len(selection)} selection tasks; top heads = {fv_heads}")
@@ -66,7 +65,7 @@ px.imshow(aie.numpy(), text_auto=".3f", labels=dict(x="head", y="layer", color="
 # The sweep runs the `fv` probe (and, on the last checkpoint, its ablation control over every same-size head set).
 
 # %%
-table = run_sweep(run, ("attention", "icl", "fv", "fv_controls"), steps=steps)
+table = analyze(run, ("attention", "icl", "fv", "fv_controls"), steps=steps)
 lines, figures, transition = fv_section(table)
 figures[0]
 

@@ -43,11 +43,10 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from circuits.presets import preset
-from circuits.train import train
 from probes.emergence import (BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_AXIS, SMOOTH_METRICS, capability_curves,
                               size_config, transitions, what_to_notice)
-from probes.sweep import run_sweep
 from probes.table import select
+from workbench import analyze, train_run
 
 torch.set_num_threads(2)
 BIG = False  # True adds d_model 16 and 32 to the size axis and the 3-layer model (attn-only-3l)
@@ -55,7 +54,7 @@ ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
 RUN, CONTROL = "attn-only-2l", "attn-only-1l"
 SIZES = {d: size_config(d) for d in (BIG_SIZE_AXIS if BIG else SIZE_AXIS)}  # d_model 64 is RUN itself
 configs = {CONTROL: preset(CONTROL)} | {c.preset: c for c in SIZES.values()} | ({"attn-only-3l": preset("attn-only-3l")} if BIG else {})
-runs = {name: train(config, ROOT / name) for name, config in configs.items()}
+runs = {name: train_run(config, ROOT / name) for name, config in configs.items()}
 curves = {name: capability_curves(run) for name, run in runs.items()}
 by_size = [{"d_model": d} | curves[c.preset][-1] for d, c in SIZES.items()]  # final checkpoints
 
@@ -137,7 +136,7 @@ fig
 # The same checkpoints: the heads' previous-token and induction scores beside a sharp and a smooth metric.
 
 # %%
-table = run_sweep(runs[RUN], ("attention",))
+table = analyze(runs[RUN], ("attention",))
 fig = go.Figure()
 for metric in ("induction", "previous_token"):
     for (layer, head), points in select(table, "attention", metric).items():

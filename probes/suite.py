@@ -98,11 +98,6 @@ def not_applicable(probe: str, inputs: ProbeInputs) -> str | None:
     return None
 
 
-def default_probes(inputs: ProbeInputs) -> tuple[str, ...]:
-    """Every probe that applies to the model."""
-    return tuple(p for p in (*DEFAULT_PROBES, "fv", "fv_controls") if not_applicable(p, inputs) is None)
-
-
 def check_probe_names(names: tuple[str, ...] | list[str]) -> None:
     unknown = [n for n in names if n not in PROBES]
     if unknown:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from circuits.store import ANALYSIS_DIR, RunStore, atomic_write_text, step_dirname
 from probes.checkpoint import CheckpointSource, RunSource
 from probes.inputs import ProbeInputs
-from probes.suite import FINAL_ONLY, PROBE_VERSIONS, PROBES, check_probe_names, default_probes, not_applicable
+from probes.suite import DEFAULT_PROBES, FINAL_ONLY, PROBE_VERSIONS, PROBES, check_probe_names, not_applicable
 from probes.table import Row, read_rows, read_table, write_rows
 
 SWEEP_FILE = "sweep.jsonl"
@@ -43,11 +43,12 @@ def cache_file(source: RunStore | CheckpointSource, step: int, probe: str) -> Pa
 
 def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None = None, steps: list[int] | None = None,
               progress: bool = True, device: str | torch.device = "cpu") -> list[Row]:
-    """Run `probes` (default: every probe that applies) on every checkpoint (or `steps`), reusing cached results;
+    """Run `probes` (default: every probe of `DEFAULT_PROBES` that applies to the model, plus the FV probes on
+    fv-mix runs) on every checkpoint (or `steps`), reusing cached results;
     returns and saves the tidy table."""
     source = as_source(run)
     inputs = probe_inputs(source)
-    probes = _applicable(source, inputs, probes if probes is not None else default_probes(inputs))
+    probes = _applicable(source, inputs, probes if probes is not None else DEFAULT_PROBES)
     all_steps = source.steps()
     chosen = all_steps if steps is None else [s for s in steps if s in all_steps]
     planned = _planned(chosen, probes, all_steps[-1])
@@ -66,8 +67,11 @@ def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None =
 
 
 def _applicable(source: CheckpointSource, inputs: ProbeInputs, probes: tuple[str, ...]) -> tuple[str, ...]:
-    """The requested probes that apply; the others are logged and noted in SOURCE/analysis/notes.json."""
+    """The requested probes that apply; the others are logged and noted in SOURCE/analysis/notes.json. The FV
+    probes join the default set on fv-mix runs."""
     check_probe_names(probes)
+    if probes == DEFAULT_PROBES:
+        probes += tuple(p for p in ("fv", "fv_controls") if not_applicable(p, inputs) is None)
     notes = {p: reason for p in probes if (reason := not_applicable(p, inputs)) is not None}
     for probe, reason in notes.items():
         logger.warning("skipping probe %s: %s", probe, reason)

@@ -1,0 +1,75 @@
+"""The architecture visible from the tree: circuits/ below probes/, the pipeline and the CLI above both, no import
+cycles (imports inside functions count), and the CLI starts without importing transformer_lens."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("circuits", "probes")
+TOP = ("workbench", "icl_workbench")
+
+
+def module_files() -> dict[str, Path]:
+    files = {f"{pkg}.{p.stem}": p for pkg in PACKAGES for p in (ROOT / pkg).glob("*.py") if p.stem != "__init__"}
+    return files | {name: ROOT / f"{name}.py" for name in TOP}
+
+
+def imports(file: Path, known: set[str]) -> set[str]:
+    """Every project module `file` imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found |= {n for n in names if n in known}
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = module_files()
+    return {name: imports(file, set(files)) - {name} for name, file in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path + [nxt]
+            if nxt not in state and (cycle := visit(nxt, path + [nxt])):
+                return cycle
+        state[node] = 2
+        return None
+
+    return next((c for n in sorted(graph) if n not in state and (c := visit(n, [n]))), None)
+
+
+def test_the_import_graph_has_no_cycles():
+    assert find_cycle(import_graph()) is None, find_cycle(import_graph())
+
+
+def test_a_cycle_is_detected():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_layers_point_one_way():
+    graph = import_graph()
+    for name, targets in graph.items():
+        if name.startswith("circuits."):
+            assert not {t for t in targets if not t.startswith("circuits.")}, f"{name} imports {targets}"
+        if name.startswith("probes."):
+            assert not targets & set(TOP), f"{name} imports the pipeline or the CLI"
+    assert graph["icl_workbench"] <= {"workbench"} | {n for n in graph if n.startswith(PACKAGES)}
+
+
+def test_the_cli_starts_without_transformer_lens():
+    code = "import sys, icl_workbench; icl_workbench._parser(); print('transformer_lens' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
