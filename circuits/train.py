@@ -20,6 +20,7 @@ from circuits.config import RunConfig
 from circuits.data import make_sampler
 from circuits.errors import WorkbenchError
 from circuits.evaluation import EvalSet, evaluate
+from circuits.lock import run_lock
 from circuits.model import FastTransformer, token_losses
 from circuits.schedule import checkpoint_steps, eval_steps, learning_rate
 from circuits.store import RunStore
@@ -42,17 +43,19 @@ class TrainingState:
 def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step: StepCallback | None = None) -> RunStore:
     """Train `config` into the run directory `out`, resuming from its last complete checkpoint if it has one.
 
-    `on_step(step)` is called after every optimiser step (callbacks, tests that interrupt a run).
+    `on_step(step)` is called after every optimiser step (callbacks, tests that interrupt a run). The run's lock
+    (`circuits.lock.run_lock`) is held throughout: a second trainer into the same directory is refused.
     """
     config.validate()
-    store = RunStore.create(out, config)
-    store.discard_partial()
-    state = _start_state(config, store)
-    if state.step >= config.train.steps:
-        logger.info("run %s is already complete at step %d", store.path, state.step)
+    with run_lock(Path(out)):
+        store = RunStore.create(out, config)
+        store.discard_partial()
+        state = _start_state(config, store)
+        if state.step >= config.train.steps:
+            logger.info("run %s is already complete at step %d", store.path, state.step)
+            return store
+        _loop(config, store, state, progress, on_step)
         return store
-    _loop(config, store, state, progress, on_step)
-    return store
 
 
 def _start_state(config: RunConfig, store: RunStore) -> TrainingState:

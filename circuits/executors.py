@@ -1,0 +1,168 @@
+"""Run independent jobs in parallel: a local process pool, or Ray (a local cluster or an existing one).
+
+`run_jobs(fn, jobs)` calls the top-level (picklable) function `fn` once per job and returns one `JobResult` per
+job, in job order. A job that raises is reported — its error text and traceback in its JobResult — and never stops
+the others. Each worker runs with one torch thread: the models are small, so whole runs side by side use the cores
+better than one run's intra-op threads.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from circuits.errors import WorkbenchError
+
+BACKENDS = ("process", "ray")
+RAY_INSTALL_HINT = "pip install 'icl-workbench[cluster]'"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The outcome of one job: `value` if it returned, else `error` (one line) and `detail` (the traceback)."""
+
+    index: int
+    name: str
+    ok: bool
+    value: Any = None
+    error: str = ""
+    detail: str = ""
+    seconds: float = 0.0
+    skipped: bool = False  # set by callers that did not run the job (e.g. a finished grid run)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "skipped": self.skipped, "value": self.value, "error": self.error,
+                "seconds": round(self.seconds, 3)}
+
+
+def job_name(job: Any) -> str:
+    """A job's `name` attribute if it has one, else its repr."""
+    return str(getattr(job, "name", job))
+
+
+def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], backend: str = "process", workers: int | None = None,
+             address: str | None = None, progress: bool = True) -> list[JobResult]:
+    """`fn(job)` for every job on `backend` ("process": a spawn-context process pool of `workers` (default: the
+    CPU count) processes; "ray": Ray tasks of one CPU each, on the cluster at `address` or a local one of `workers`
+    CPUs). Returns the results in job order; failed jobs have ok=False and their error."""
+    if backend not in BACKENDS:
+        raise WorkbenchError(f"unknown backend {backend!r}; use one of {list(BACKENDS)}.")
+    if workers is not None and workers < 1:
+        raise WorkbenchError(f"workers must be a positive integer, got {workers}.")
+    if address is not None and backend != "ray":
+        raise WorkbenchError(f"an address ({address}) is only used by the ray backend; add --backend ray or drop it.")
+    if not jobs:
+        return []
+    workers = workers or os.cpu_count() or 1
+    run = _run_process if backend == "process" else _run_ray
+    results = run(fn, list(jobs), workers, address, progress)
+    return sorted(results, key=lambda r: r.index)
+
+
+def call_job(fn: Callable[[Any], Any], index: int, job: Any) -> JobResult:
+    """Run one job in the current process, catching its failure into the JobResult."""
+    start = time.perf_counter()
+    try:
+        value = fn(job)
+    except Exception as exc:  # noqa: BLE001 - a job's failure is reported, never fatal to the others
+        return JobResult(index, job_name(job), False, None, f"{type(exc).__name__}: {exc}", traceback.format_exc(),
+                         time.perf_counter() - start)
+    return JobResult(index, job_name(job), True, value, seconds=time.perf_counter() - start)
+
+
+def _worker_call(fn: Callable[[Any], Any], index: int, job: Any) -> JobResult:
+    """`call_job` inside a worker process: one torch thread (set per call; cheap, and Ray reuses workers)."""
+    _single_thread()
+    return call_job(fn, index, job)
+
+
+def _single_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _lost(index: int, job: Any, exc: BaseException) -> JobResult:
+    """A job whose worker died (killed, out of memory) or whose result could not be returned."""
+    return JobResult(index, job_name(job), False, None, f"worker failed: {type(exc).__name__}: {exc}",
+                     "".join(traceback.format_exception(exc)))
+
+
+def _run_process(fn, jobs: list, workers: int, address: str | None, progress: bool) -> list[JobResult]:
+    context = multiprocessing.get_context("spawn")
+    results: list[JobResult] = []
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
+                             initializer=_single_thread) as pool:
+        futures: dict[Future, int] = {pool.submit(_worker_call, fn, i, job): i for i, job in enumerate(jobs)}
+        try:
+            for future in tqdm(as_completed(futures), total=len(jobs), desc="jobs", disable=not progress, unit="job"):
+                results.append(_outcome(future, futures[future], jobs))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return results
+
+
+def _outcome(future: Future, index: int, jobs: list) -> JobResult:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, unpicklable result, …
+        return _lost(index, jobs[index], exc)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise WorkbenchError(f"the ray backend needs Ray, which is not installed; {RAY_INSTALL_HINT} "
+                             f"(or use --backend process).") from exc
+    return ray
+
+
+def _run_ray(fn, jobs: list, workers: int, address: str | None, progress: bool) -> list[JobResult]:
+    ray = _import_ray()
+    connected_here = not ray.is_initialized()
+    if connected_here:
+        _ray_init(ray, address or os.environ.get("RAY_ADDRESS"), workers)
+    try:
+        task = ray.remote(num_cpus=1)(_worker_call)
+        pending = {task.remote(fn, i, job): i for i, job in enumerate(jobs)}
+        return _collect_ray(ray, pending, jobs, progress)
+    finally:
+        if connected_here:
+            ray.shutdown()  # stops a local cluster we started; only disconnects from one at `address`
+
+
+def _ray_init(ray, address: str | None, workers: int) -> None:
+    """Connect to the cluster at `address`, or start a local one with `workers` CPUs."""
+    options = {"address": address} if address else {"num_cpus": workers}
+    try:
+        ray.init(**options, include_dashboard=False, logging_level=logging.WARNING)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+        raise WorkbenchError(f"could not start or reach {where} ({exc}); check `ray status` on the head node, or "
+                             f"use --backend process.") from exc
+
+
+def _collect_ray(ray, pending: dict, jobs: list, progress: bool) -> list[JobResult]:
+    results: list[JobResult] = []
+    with tqdm(total=len(jobs), desc="jobs (ray)", disable=not progress, unit="job") as bar:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                index = pending.pop(ref)
+                try:
+                    results.append(ray.get(ref))
+                except Exception as exc:  # noqa: BLE001 - worker crash, task cancelled, …
+                    results.append(_lost(index, jobs[index], exc))
+                bar.update(1)
+    return results

@@ -1,0 +1,320 @@
+"""The cross-run report of a grid: phase-change step and final scores over seeds, and against model size.
+
+Reads only what the runs saved — each run's config.json, metrics.jsonl and (if analyzed) analysis/sweep.jsonl — and
+runs no model. Writes GRID/grid_report.html (self-contained: plotly.js embedded once) and GRID/grid_report.json.
+
+* Phase-change step: located on each run's held-out repeat loss (`eval/repeat_loss` over its evaluations) by
+  `probes.icl.locate_phase_change` (the sudden-transition criteria of Olsson et al. 2022, arXiv 2209.11895, checked
+  as Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004 ask); the step is the evaluation that ends the steepest
+  interval. A run with no detected transition is *censored* at its last step: shown, counted, never dropped.
+* Final values (last evaluation / last checkpoint): eval loss, held-out repeat loss, the Olsson ICL score (probe
+  `icl`) and the top head's content-controlled induction score (probe `attention`, metric `induction`; the head
+  with the highest final score, as in `probes.findings`) — the last two only for analyzed runs.
+* Every sentence is a `probes.claims.Claim` built from these numbers; "Not supported by this run" when there are
+  fewer than 2 seeds (or sizes) or no transition to summarize.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import itertools
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from circuits.config import ModelConfig, RunConfig
+from circuits.grid import read_grid
+from circuits.store import (
+    ANALYSIS_DIR,
+    CONFIG_FILE,
+    REPORT_FILE,
+    RunStore,
+    atomic_write_text,
+)
+from probes.claims import Claim, fmt, make_claim
+from probes.icl import locate_phase_change
+from probes.seeds import spread
+from probes.sweep import SWEEP_FILE
+from probes.table import read_rows, select
+
+GRID_REPORT_FILE = "grid_report.html"
+GRID_REPORT_DATA = "grid_report.json"
+PHASE_METRIC = "eval/repeat_loss"
+FINAL_METRICS = {"eval/loss": "eval loss", "eval/repeat_loss": "held-out repeat loss", "icl_score": "ICL score",
+                 "top_induction": "top head's induction score"}
+SIZE_METRICS = {"phase_step": "phase-change step (seeds with a transition)", **FINAL_METRICS}
+
+
+def parameter_count(model: ModelConfig) -> int:
+    """Trainable parameters of `circuits.model.FastTransformer` for `model`, from the config alone."""
+    d, v = model.d_model, model.d_vocab
+    norm = 2 * d if model.normalization == "LN" else 0
+    block = norm + 4 * (d * d + d)  # q, k, v, o with biases
+    if not model.attn_only:
+        block += norm + 2 * d * model.mlp_width + model.mlp_width + d
+    positions = model.n_ctx * d if model.positional == "standard" else 0
+    return v * d + positions + model.n_layers * block + norm + v * d  # embed, blocks, ln_final, unembed (bias: buffer)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run of the grid as its saved files describe it (no model is run)."""
+
+    name: str
+    preset: str
+    seed: int
+    trained: bool = False  # has a config and ≥ 1 evaluation
+    analyzed: bool = False  # has analysis/sweep.jsonl
+    n_layers: int = 0
+    n_params: int = 0
+    last_step: int = 0
+    phase_step: int | None = None  # None: censored at last_step
+    phase_window: tuple[int, int] | None = None
+    phase_reason: str = ""  # why no transition was detected ("" when detected)
+    final: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def censored(self) -> bool:
+        return self.trained and self.phase_step is None
+
+
+def summarize_run(path: Path, preset: str, seed: int) -> RunSummary:
+    """Config, phase change of the held-out repeat loss, and final values of one run directory."""
+    store = RunStore(path)
+    rows = [r for r in store.metrics() if PHASE_METRIC in r] if (path / CONFIG_FILE).is_file() else []
+    if not rows:
+        return RunSummary(path.name, preset, seed)
+    config: RunConfig = store.config()
+    steps, values = [r["step"] for r in rows], [r[PHASE_METRIC] for r in rows]
+    final = {"eval/loss": rows[-1].get("eval/loss"), "eval/repeat_loss": values[-1]}
+    table_file = path / ANALYSIS_DIR / SWEEP_FILE
+    final |= _analysis_finals(read_rows(table_file)) if table_file.is_file() else {"icl_score": None, "top_induction": None}
+    base = RunSummary(path.name, preset, seed, True, table_file.is_file(), config.model.n_layers,
+                      parameter_count(config.model), steps[-1], final=final)
+    if len(rows) < 2:
+        return dataclasses.replace(base, phase_reason="fewer than 2 evaluations")
+    change = locate_phase_change(steps, values)
+    if not change.detected:
+        return dataclasses.replace(base, phase_reason=change.reason)
+    return dataclasses.replace(base, phase_step=change.steepest[1], phase_window=(change.start, change.end))
+
+
+def _analysis_finals(table: list[dict]) -> dict[str, float | None]:
+    """Last-checkpoint ICL score and the top head's controlled induction score from a sweep table."""
+    icl = select(table, "icl", "icl_score").get((None, None))
+    induction = select(table, "attention", "induction")
+    top = max((points[-1][1] for points in induction.values()), default=None)
+    return {"icl_score": float(icl[-1][1]) if icl else None, "top_induction": None if top is None else float(top)}
+
+
+def summarize_grid(grid_dir: Path) -> list[RunSummary]:
+    """Every run listed in GRID/grid.json, in grid order (runs not trained yet included, as untrained)."""
+    record = read_grid(grid_dir)
+    return [summarize_run(grid_dir / r["name"], r["preset"], r["seed"]) for r in record["runs"]]
+
+
+def by_preset(runs: list[RunSummary]) -> dict[str, list[RunSummary]]:
+    """Trained runs per preset, presets ordered by size (parameters, then layers)."""
+    groups: dict[str, list[RunSummary]] = {}
+    for run in runs:
+        if run.trained:
+            groups.setdefault(run.preset, []).append(run)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[1][0].n_params, kv[1][0].n_layers, kv[0])))
+
+
+def _steps(values: list[int] | list[float]) -> str:
+    return f"{statistics.median(values):.0f} [{min(values):.0f}–{max(values):.0f}]"
+
+
+# ----- claims -----------------------------------------------------------------------------------------------------
+def phase_claim(preset: str, runs: list[RunSummary]) -> Claim:
+    """Whether `preset`'s held-out repeat loss drops in a phase change on every seed, with the step distribution."""
+    detected = [r.phase_step for r in runs if r.phase_step is not None]
+    censored = [r for r in runs if r.censored]
+    parts = [f"{len(detected)} of {len(runs)} seeds show a transition"]
+    if detected:
+        parts.append(f"phase-change step median {_steps(detected)} over those")
+    if censored:
+        why = "; ".join(f"{r.name} at step {r.last_step}: {r.phase_reason}" for r in censored)
+        lower = [float(r.phase_step if r.phase_step is not None else r.last_step) for r in runs]
+        parts.append(f"{len(censored)} censored at their last step, not dropped ({why}); counting them there, the "
+                     f"median is at least {statistics.median(lower):.0f}")
+    if len(runs) < 2:
+        parts.append(f"a distribution over seeds needs at least 2 seeds, this grid has {len(runs)}")
+    value = float(statistics.median(detected)) if detected else float("nan")
+    return make_claim(f"grid/phase_change/{preset}", f"{preset}: the held-out repeat loss drops in a phase change "
+                      f"on every seed", len(runs) >= 2 and len(detected) == len(runs), value, None, "; ".join(parts) + ".")
+
+
+def final_claim(preset: str, runs: list[RunSummary], metric: str) -> Claim:
+    """The final value of `metric` over `preset`'s seeds: median [min–max]; unsupported with < 2 seeds."""
+    values = [r.final[metric] for r in runs if r.final.get(metric) is not None]
+    missing = len(runs) - len(values)
+    detail = f"median {spread(values)} over {len(values)} seeds" if values else "not computed on any seed"
+    if missing:
+        detail += f"; not computed on {missing} seed(s) (no analysis: run `icl-workbench analyze` on them)"
+    if len(values) < 2:
+        detail += f"; a spread over seeds needs at least 2 seeds with a value, this preset has {len(values)}"
+    value = float(statistics.median(values)) if values else float("nan")
+    return make_claim(f"grid/final/{metric}/{preset}", f"{preset}: final {FINAL_METRICS[metric]} over seeds",
+                      len(values) >= 2, value, None, detail + ".")
+
+
+def size_claim(groups: dict[str, list[RunSummary]], metric: str) -> Claim:
+    """Whether the median of `metric` changes monotonically with parameter count across the grid's presets."""
+    points = []
+    for preset, runs in groups.items():
+        values = [_value(r, metric) for r in runs if _value(r, metric) is not None]
+        if values:
+            points.append((runs[0].n_params, runs[0].n_layers, preset, statistics.median(values)))
+    label = SIZE_METRICS[metric]
+    shown = " → ".join(f"{p} ({_layers(layers)}, {n:,} params) {_fmt(metric, v)}" for n, layers, p, v in points)
+    sizes = len({n for n, *_ in points})
+    diffs = [b[3] - a[3] for a, b in itertools.pairwise(points)]
+    trend = "increasing" if diffs and all(d > 0 for d in diffs) else "decreasing" if diffs and all(d < 0 for d in diffs) else "not monotone"
+    detail = f"medians by size: {shown or 'none computed'}" + (f" ({trend})" if sizes >= 2 else
+                                                               f"; a trend needs at least 2 model sizes, this grid has {sizes}")
+    return make_claim(f"grid/size/{metric}", f"the median {label} changes monotonically with parameter count",
+                      sizes >= 2 and sizes == len(points) and trend != "not monotone",
+                      float(points[-1][3] - points[0][3]) if len(points) >= 2 else float("nan"), None, detail + ".")
+
+
+def _value(run: RunSummary, metric: str) -> float | None:
+    return float(run.phase_step) if metric == "phase_step" and run.phase_step is not None else run.final.get(metric)
+
+
+def _layers(n: int) -> str:
+    return f"{n} layer{'s' if n != 1 else ''}"
+
+
+def _fmt(metric: str, value: float) -> str:
+    return f"step {value:.0f}" if metric == "phase_step" else fmt(value)
+
+
+def grid_claims(runs: list[RunSummary]) -> list[Claim]:
+    """(a) phase change per preset, (b) final values per preset, (c) each metric against size."""
+    groups = by_preset(runs)
+    claims = [phase_claim(p, rs) for p, rs in groups.items()]
+    claims += [final_claim(p, rs, m) for p, rs in groups.items() for m in FINAL_METRICS]
+    return claims + [size_claim(groups, m) for m in SIZE_METRICS]
+
+
+# ----- figures ----------------------------------------------------------------------------------------------------
+def _jitter(i: int, n: int) -> float:
+    return 0.0 if n < 2 else -0.25 + 0.5 * i / (n - 1)
+
+
+def fig_phase(groups: dict[str, list[RunSummary]]) -> go.Figure:
+    """Strip plot of the phase-change step per preset: detected (filled), censored at the last step (open ▲)."""
+    fig = go.Figure()
+    for k, (preset, runs) in enumerate(groups.items()):
+        xs = [k + _jitter(i, len(runs)) for i in range(len(runs))]
+        for censored, symbol, name in ((False, "circle", "transition"), (True, "triangle-up-open", "censored at last step")):
+            pick = [(x, r) for x, r in zip(xs, runs) if r.censored == censored]
+            fig.add_trace(go.Scatter(x=[x for x, _ in pick], y=[r.phase_step or r.last_step for _, r in pick],
+                                     mode="markers", marker={"symbol": symbol, "size": 11}, name=name, legendgroup=name,
+                                     showlegend=k == 0, text=[f"{r.name}: {r.phase_reason or 'detected'}" for _, r in pick]))
+        detected = [r.phase_step for r in runs if r.phase_step is not None]
+        if detected:
+            fig.add_trace(go.Scatter(x=[k], y=[statistics.median(detected)], mode="markers", name="median (detected)",
+                                     marker={"symbol": "line-ew-open", "size": 40, "color": "black"}, showlegend=k == 0))
+    fig.update_xaxes(tickvals=list(range(len(groups))), ticktext=list(groups))
+    return fig.update_layout(height=420, yaxis_title="step", title="Phase-change step of the held-out repeat loss, "
+                             "per seed (▲ = no transition, censored at the run's last step)")
+
+
+def fig_finals(groups: dict[str, list[RunSummary]]) -> go.Figure:
+    """Final values per preset, one point per seed, per metric."""
+    fig = make_subplots(rows=1, cols=len(FINAL_METRICS), subplot_titles=list(FINAL_METRICS.values()))
+    palette = px.colors.qualitative.Dark24
+    for c, metric in enumerate(FINAL_METRICS, start=1):
+        for k, (preset, runs) in enumerate(groups.items()):
+            pts = [(k + _jitter(i, len(runs)), r) for i, r in enumerate(runs) if r.final.get(metric) is not None]
+            fig.add_trace(go.Scatter(x=[x for x, _ in pts], y=[r.final[metric] for _, r in pts], mode="markers",
+                                     name=preset, legendgroup=preset, showlegend=c == 1, marker_color=palette[k % 24],
+                                     text=[r.name for _, r in pts]), row=1, col=c)
+        fig.update_xaxes(tickvals=list(range(len(groups))), ticktext=list(groups), row=1, col=c)
+    return fig.update_layout(height=420, title="Final values over seeds (last evaluation / last checkpoint)")
+
+
+def fig_size(groups: dict[str, list[RunSummary]]) -> go.Figure:
+    """Each metric against n_layers (top row) and parameter count (bottom row, log axis), one point per seed."""
+    cols = list(SIZE_METRICS)
+    fig = make_subplots(rows=2, cols=len(cols), subplot_titles=[SIZE_METRICS[m] for m in cols] + [""] * len(cols),
+                        vertical_spacing=0.15)
+    palette = px.colors.qualitative.Dark24
+    for c, metric in enumerate(cols, start=1):
+        for k, (preset, runs) in enumerate(groups.items()):
+            pts = [r for r in runs if _value(r, metric) is not None]
+            for row, size in ((1, lambda r: r.n_layers), (2, lambda r: r.n_params)):
+                fig.add_trace(go.Scatter(x=[size(r) for r in pts], y=[_value(r, metric) for r in pts], mode="markers",
+                                         name=preset, legendgroup=preset, showlegend=c == 1 and row == 1,
+                                         marker_color=palette[k % 24], text=[r.name for r in pts]), row=row, col=c)
+        fig.update_xaxes(title_text="layers", dtick=1, row=1, col=c)
+        fig.update_xaxes(title_text="parameters", type="log", row=2, col=c)
+    return fig.update_layout(height=650, title="Against model size (one point per seed; censored runs have no "
+                             "phase-change step)")
+
+
+# ----- the page ---------------------------------------------------------------------------------------------------
+def _run_table(runs: list[RunSummary], grid_dir: Path) -> str:
+    head = "".join(f"<th>{h}</th>" for h in ("run", "preset", "seed", "layers", "params", "last step", "phase-change step",
+                                              *FINAL_METRICS.values(), "report"))
+    rows = []
+    for r in runs:
+        phase = ("not trained" if not r.trained else f"censored at {r.last_step}" if r.censored else str(r.phase_step))
+        finals = "".join(f"<td>{'n/a' if r.final.get(m) is None else fmt(r.final[m])}</td>" for m in FINAL_METRICS)
+        report = grid_dir / r.name / REPORT_FILE
+        link = f"<a href='{html.escape(r.name)}/{REPORT_FILE}'>report</a>" if report.is_file() else ""
+        rows.append(f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.preset)}</td><td>{r.seed}</td>"
+                    f"<td>{r.n_layers}</td><td>{r.n_params:,}</td><td>{r.last_step}</td><td>{phase}</td>{finals}<td>{link}</td></tr>")
+    return f"<table border=1 cellpadding=4><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _sections(claims: list[Claim], runs: list[RunSummary]) -> str:
+    untrained = [r.name for r in runs if not r.trained]
+    note = (f"<p>Not trained yet (no evaluations), left out of every statistic: {html.escape(', '.join(untrained))}.</p>"
+            if untrained else "")
+    out = note
+    for title, prefix in (("Phase change over seeds", "grid/phase_change/"), ("Final values over seeds", "grid/final/"),
+                          ("Against model size", "grid/size/")):
+        items = "".join(f"<li>{html.escape(c.sentence)}</li>" for c in claims if c.key.startswith(prefix))
+        out += f"<h2>{title}</h2><ul>{items}</ul>"
+    return out
+
+
+def write_grid_report(grid_dir: str | Path) -> Path:
+    """Write GRID/grid_report.html and GRID/grid_report.json from the runs' saved files; returns the HTML path."""
+    grid_dir = Path(grid_dir)
+    runs = summarize_grid(grid_dir)
+    groups, claims = by_preset(runs), grid_claims(runs)
+    figures = [fig_phase(groups), fig_finals(groups), fig_size(groups)]
+    body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures))
+    spec = read_grid(grid_dir)["spec"]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Grid report — {html.escape(grid_dir.name)}</title>"
+            f"</head><body style='font-family:sans-serif;max-width:1400px;margin:auto'><h1>Grid report: "
+            f"{html.escape(grid_dir.name)}</h1><p>Presets {html.escape(', '.join(spec['presets']))}; seeds "
+            f"{html.escape(', '.join(map(str, spec['seeds'])))}; overrides {html.escape(', '.join(spec['sets']) or 'none')}."
+            f"</p>{_sections(claims, runs)}{body}<h2>Runs</h2>{_run_table(runs, grid_dir)}</body></html>")
+    out = grid_dir / GRID_REPORT_FILE
+    atomic_write_text(out, page)
+    data = {"spec": spec, "runs": [asdict(r) | {"censored": r.censored} for r in runs],
+            "claims": [c.to_dict() for c in claims]}
+    atomic_write_text(grid_dir / GRID_REPORT_DATA, json.dumps(_finite(data), indent=1, allow_nan=False))
+    return out
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinities as null (strict JSON), tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return [_finite(v) for v in value] if isinstance(value, (list, tuple)) else value

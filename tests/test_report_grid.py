@@ -1,0 +1,125 @@
+"""The grid report on synthetic run folders (it reads saved files only, so the numbers are chosen exactly)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from builders import tiny_config
+
+from circuits.grid import GridSpec, grid_jobs
+from circuits.store import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE, RunStore
+from probes.report_grid import (
+    GRID_REPORT_DATA,
+    parameter_count,
+    summarize_run,
+    write_grid_report,
+)
+
+STEPS = list(range(0, 1001, 50))
+
+
+def _jump_at(step: int):
+    """Repeat loss 3.4 until `step`, 0.5 from the next evaluation on, with ±0.005 wiggle."""
+    return [(3.4 if s <= step else 0.5) + (0.005 if i % 2 else -0.005) for i, s in enumerate(STEPS)]
+
+
+FLAT = [3.4 - 0.0005 * i + (0.005 if i % 2 else -0.005) for i in range(len(STEPS))]  # drifts 0.01: under the noise
+
+
+def _write_run(job, repeat: list[float], eval_loss: float, analysis: tuple[float, list[float]] | None) -> None:
+    job.out.mkdir(parents=True, exist_ok=True)
+    (job.out / CONFIG_FILE).write_text(job.config.to_json())
+    rows = [{"step": s, "eval/loss": eval_loss + 0.1 * (s < 500), "eval/repeat_loss": r} for s, r in zip(STEPS, repeat)]
+    (job.out / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if analysis is not None:
+        icl, heads = analysis
+        table = [{"step": 1000, "tokens": 0, "layer": None, "head": None, "probe": "icl", "metric": "icl_score", "value": icl}]
+        table += [{"step": s, "tokens": 0, "layer": 0, "head": h, "probe": "attention", "metric": "induction", "value": v * s / 1000}
+                  for h, v in enumerate(heads) for s in (0, 1000)]
+        (job.out / ANALYSIS_DIR).mkdir()
+        (job.out / ANALYSIS_DIR / "sweep.jsonl").write_text("".join(json.dumps(r) + "\n" for r in table))
+
+
+def _presets(folder) -> tuple[str, str]:
+    paths = []
+    for name, layers in (("tiny-a", 1), ("tiny-b", 2)):
+        (folder / f"{name}.json").write_text(tiny_config(model={"n_layers": layers}, preset=name).to_json())
+        paths.append(str(folder / f"{name}.json"))
+    return tuple(paths)
+
+
+@pytest.fixture
+def grid(tmp_path, monkeypatch):
+    """tiny-a: seed 0 jumps after step 450, seed 1 flat (censored); tiny-b: jumps after 250 and 350; seed 2 of both
+    never trained. Loading any weights fails the test: the report must run no model."""
+    for name in ("load_weights", "load_bridge"):
+        monkeypatch.setattr(RunStore, name, lambda *a, **k: pytest.fail("the grid report loaded a model"))
+    jobs = {j.name: j for j in grid_jobs(GridSpec(_presets(tmp_path), (0, 1, 2)), tmp_path / "g")}
+    _write_run(jobs["tiny-a-seed0"], _jump_at(450), 3.0, (-0.5, [0.1, 0.6]))
+    _write_run(jobs["tiny-a-seed1"], FLAT, 3.2, None)
+    _write_run(jobs["tiny-b-seed0"], _jump_at(250), 2.0, (-1.0, [0.9, 0.2]))
+    _write_run(jobs["tiny-b-seed1"], _jump_at(350), 2.4, (-0.8, [0.7, 0.8]))
+    return tmp_path / "g"
+
+
+def _claims(data: dict) -> dict[str, dict]:
+    return {c["key"]: c for c in data["claims"]}
+
+
+def test_phase_steps_and_censoring(grid):
+    write_grid_report(grid)
+    data = json.loads((grid / GRID_REPORT_DATA).read_text())
+    runs = {r["name"]: r for r in data["runs"]}
+    assert [runs[n]["phase_step"] for n in ("tiny-a-seed0", "tiny-b-seed0", "tiny-b-seed1")] == [500, 300, 400]
+    flat = runs["tiny-a-seed1"]
+    assert flat["censored"] and flat["phase_step"] is None and flat["last_step"] == 1000 and "noise floor" in flat["phase_reason"]
+    assert not runs["tiny-a-seed2"]["trained"] and not runs["tiny-a-seed2"]["censored"]
+    claims = _claims(data)
+    a, b = claims["grid/phase_change/tiny-a"], claims["grid/phase_change/tiny-b"]
+    assert not a["supported"] and a["sentence"].startswith("Not supported by this run:")
+    assert "1 of 2 seeds show a transition" in a["sentence"] and "1 censored at their last step, not dropped" in a["sentence"]
+    assert "tiny-a-seed1 at step 1000" in a["sentence"] and "median is at least 750" in a["sentence"]
+    assert b["supported"] and b["value"] == 350 and "median 350 [300–400]" in b["sentence"]
+
+
+def test_final_values_and_size(grid):
+    page = write_grid_report(grid).read_text()
+    claims = _claims(json.loads((grid / GRID_REPORT_DATA).read_text()))
+    assert "median 2.20 [2.00–2.40] over 2 seeds" in claims["grid/final/eval/loss/tiny-b"]["sentence"]
+    top = claims["grid/final/top_induction/tiny-b"]
+    assert top["value"] == pytest.approx(0.85) and "0.85 [0.80–0.90]" in top["sentence"]
+    icl_a = claims["grid/final/icl_score/tiny-a"]
+    assert not icl_a["supported"] and "not computed on 1 seed(s)" in icl_a["sentence"]
+    size = claims["grid/size/eval/loss"]
+    assert size["supported"] and "(decreasing)" in size["sentence"] and size["value"] == pytest.approx(2.2 - 3.1)
+    assert "tiny-a (1 layer, 2,624 params) 3.10 → tiny-b (2 layers, 3,712 params) 2.20" in size["sentence"]
+    assert "tiny-a (1 layer, 2,624 params) step 500 → tiny-b" in claims["grid/size/phase_step"]["sentence"]
+    assert page.count("Plotly.newPlot") == 3 and page.count("plotly.js v") == 1  # plotly.js embedded once
+    assert "censored at 1000" in page and "Not trained yet" in page and "tiny-a-seed2" in page
+
+
+def test_a_single_seed_supports_no_spread(tmp_path):
+    job = grid_jobs(GridSpec(_presets(tmp_path)[:1], (0,)), tmp_path / "g")[0]
+    _write_run(job, _jump_at(450), 3.0, None)
+    claims = _claims(json.loads((write_grid_report(tmp_path / "g").parent / GRID_REPORT_DATA).read_text()))
+    phase = claims["grid/phase_change/tiny-a"]
+    assert not phase["supported"] and "needs at least 2 seeds, this grid has 1" in phase["sentence"]
+    assert "needs at least 2 seeds with a value, this preset has 1" in claims["grid/final/eval/loss/tiny-a"]["sentence"]
+    assert "a trend needs at least 2 model sizes, this grid has 1" in claims["grid/size/eval/loss"]["sentence"]
+
+
+@pytest.mark.parametrize("model", [{}, {"n_layers": 1}, {"attn_only": False}, {"attn_only": False, "d_mlp": 24},
+                                   {"normalization": "LN", "attn_only": False}, {"positional": "rotary"}])
+def test_parameter_count_matches_the_model(model, monkeypatch):
+    from circuits import model as model_module
+
+    monkeypatch.setattr(model_module, "initial_state_dict", lambda cfg: {})  # count without initialising weights
+    monkeypatch.setattr(model_module.FastTransformer, "load_state_dict", lambda self, *a, **k: None)
+    config = tiny_config(model=model).model
+    built = model_module.FastTransformer(config)
+    assert parameter_count(config) == sum(p.numel() for p in built.parameters())
+
+
+def test_run_without_metrics_is_untrained(tmp_path):
+    summary = summarize_run(tmp_path / "missing", "tiny", 0)
+    assert not summary.trained and not summary.censored
