@@ -2,12 +2,18 @@
 
 A run is fully described by a `RunConfig` (model + data + training); it is saved as `config.json` beside the
 weights, and a run directory refuses to be reused with a different config.
+
+`RunConfig.validate()` checks every section, the data generator's constraints included, from the config alone:
+this module imports nothing else of the package (`circuits.data` and `circuits.tasks` build on it), so the
+package's import graph stays acyclic. `circuits.data.DATASETS` holds exactly the generators in `GENERATORS`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from circuits.errors import WorkbenchError
@@ -15,6 +21,9 @@ from circuits.errors import WorkbenchError
 NORMALIZATIONS = (None, "LN")
 POSITIONALS = ("standard", "rotary")
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu")
+GENERATORS = ("repeated-tokens", "markov", "text", "fv-mix")  # the data generators of circuits.data
+FV_WORDS = 32  # fv-mix: input words (and as many output words) of the task vocabulary, see circuits.tasks
+FV_MIN_VOCAB = 1 + 2 * FV_WORDS + 8  # BOS, inputs, outputs, and some filler for the mixed-in repeats
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,21 @@ class DataConfig:
     text_path: str | None = None  # text: a local file, read as bytes
     fv_fraction: float = 0.75  # fv-mix: share of sequences that are abstractive-ICL task prompts
 
+    def validate(self, model: ModelConfig) -> None:
+        """One clear error for a data config that cannot work with this model (per generator: its own fields)."""
+        if self.name not in GENERATORS:
+            raise WorkbenchError(f"unknown data generator {self.name!r}; use one of {sorted(GENERATORS)}.")
+        if not 2 <= self.seq_len <= model.n_ctx:
+            raise WorkbenchError(f"data seq_len={self.seq_len} must be in [2, n_ctx={model.n_ctx}]; lower seq_len or raise n_ctx.")
+        if self.name in ("repeated-tokens", "fv-mix"):
+            _validate_repeats(self, model)
+        if self.name == "markov" and not self.markov_alpha > 0:
+            raise WorkbenchError(f"markov_alpha must be positive, got {self.markov_alpha}.")
+        if self.name == "text":
+            _validate_text(self, model)
+        if self.name == "fv-mix":
+            _validate_fv_mix(self, model)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -119,9 +143,7 @@ class RunConfig:
     def validate(self) -> None:
         self.model.validate()
         self.train.validate()
-        from circuits.data import validate_data  # data knows its own generators
-
-        validate_data(self.data, self.model)
+        self.data.validate(self.model)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -170,3 +192,44 @@ def _choice(config: Any, name: str, allowed: tuple) -> None:
 
 def _divisor(n: int) -> int:
     return next(d for d in (4, 2, 1) if n % d == 0)
+
+
+def training_lengths(data: DataConfig) -> list[int]:
+    """Periods trained on: [repeat_min, repeat_max] minus the held-out periods and every period that shares a
+    multiple with a held-out one inside the context.
+
+    A positional shortcut for a trained period Q attends to fixed offsets m·Q − 1; it would also hit a held-out
+    period P's induction targets (offsets n·P − 1) whenever m·Q = n·P < seq_len. Excluding such Q (e.g. 3 and 6 for a
+    held-out 9 at seq_len 23; none for the primes 17–29 at seq_len 64) keeps the held-out probe free of trained offsets.
+    """
+    return [q for q in range(data.repeat_min, data.repeat_max + 1)
+            if not any(math.lcm(q, p) < data.seq_len for p in data.heldout_lengths)]
+
+
+def _validate_repeats(data: DataConfig, model: ModelConfig) -> None:
+    if not 1 <= data.repeat_min <= data.repeat_max:
+        raise WorkbenchError(f"need 1 ≤ repeat_min ≤ repeat_max, got {data.repeat_min}, {data.repeat_max}.")
+    if 2 * data.repeat_max + 1 > data.seq_len:
+        raise WorkbenchError(f"repeat_max={data.repeat_max} does not fit twice in seq_len={data.seq_len}; use repeat_max ≤ {(data.seq_len - 1) // 2}.")
+    if not training_lengths(data):
+        raise WorkbenchError("every repeat length is held out; widen [repeat_min, repeat_max] or shorten heldout_lengths.")
+    if any(2 * n + 1 > model.n_ctx for n in data.heldout_lengths):
+        raise WorkbenchError(f"held-out lengths {data.heldout_lengths} must fit twice (plus BOS) in n_ctx={model.n_ctx}.")
+    if model.d_vocab < 3:
+        raise WorkbenchError(f"d_vocab={model.d_vocab} is too small for random tokens; use ≥ 16.")
+
+
+def _validate_text(data: DataConfig, model: ModelConfig) -> None:
+    if not data.text_path or not Path(data.text_path).is_file():
+        raise WorkbenchError(f"text data needs an existing file in text_path, got {data.text_path!r}.")
+    if Path(data.text_path).stat().st_size <= data.seq_len:
+        raise WorkbenchError(f"text file {data.text_path} is shorter than seq_len={data.seq_len}; use a longer file.")
+    if model.d_vocab < 257:
+        raise WorkbenchError(f"byte-level text needs d_vocab ≥ 257 (256 bytes + BOS), got {model.d_vocab}.")
+
+
+def _validate_fv_mix(data: DataConfig, model: ModelConfig) -> None:
+    if model.d_vocab < FV_MIN_VOCAB:
+        raise WorkbenchError(f"fv-mix needs d_vocab ≥ {FV_MIN_VOCAB} (BOS, {FV_WORDS} inputs, {FV_WORDS} outputs, filler).")
+    if not 0 <= data.fv_fraction <= 1:
+        raise WorkbenchError(f"fv_fraction must be in [0, 1], got {data.fv_fraction}.")

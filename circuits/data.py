@@ -2,43 +2,33 @@
 
 Every generator draws from a caller-owned `torch.Generator`, so a run's data stream is fixed by its seed and can be
 resumed exactly from a saved generator state. Token 0 is BOS and starts every sequence; content tokens are
-1 … d_vocab-1.
+1 … d_vocab-1 (`circuits.tokens`).
 
-Generators (the `name` a `DataConfig` refers to):
+Generators (the `name` a `DataConfig` refers to; their constraints are checked by `DataConfig.validate`):
   repeated-tokens – random filler, then a random segment repeated with period L to the end; L and the filler
                     length vary per sequence (fixed periods let a layer-0 head fake induction from positions alone,
                     `training_lengths`). Lengths in `heldout_lengths` are never trained on.
   markov          – in-context Markov chains: a fresh random bigram matrix per sequence (Edelman et al. 2024).
   text            – any local file, byte-level (d_vocab ≥ 257: byte b is token b+1).
+  fv-mix          – abstractive ICL task prompts (`circuits.tasks`) mixed with repeated tokens (the fv preset).
 """
 from __future__ import annotations
 
 import logging
-import math
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from circuits.config import DataConfig, ModelConfig
-from circuits.errors import WorkbenchError
+from circuits.config import DataConfig, ModelConfig, training_lengths  # noqa: F401 - training_lengths re-exported
+from circuits.tasks import INPUTS, N_WORDS, default_suite
+from circuits.tokens import BOS, random_tokens, with_bos  # noqa: F401 - BOS re-exported
 
-BOS = 0
 logger = logging.getLogger(__name__)
 
 Sampler = Callable[[int, torch.Generator], Int[Tensor, "batch pos"]]
-
-
-def random_tokens(n: int, length: int, d_vocab: int, gen: torch.Generator) -> Int[Tensor, "n length"]:
-    """Uniform content tokens (never BOS)."""
-    return torch.randint(1, d_vocab, (n, length), generator=gen)
-
-
-def with_bos(tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos_plus_1"]:
-    bos = torch.full((tokens.shape[0], 1), BOS, dtype=tokens.dtype)
-    return torch.cat([bos, tokens], dim=1)
 
 
 def repeated_sequences(
@@ -72,23 +62,6 @@ class RepeatedTokens:
         periodic = pos >= offset + L  # every later position copies the token one period back
         source = torch.where(periodic, offset + (pos - offset) % L, pos)
         return tokens.gather(1, source)
-
-
-def training_lengths(data: DataConfig) -> list[int]:
-    """Periods trained on: [repeat_min, repeat_max] minus the held-out periods and every period that shares a
-    multiple with a held-out one inside the context.
-
-    A positional shortcut for a trained period Q attends to fixed offsets m·Q − 1; it would also hit a held-out
-    period P's induction targets (offsets n·P − 1) whenever m·Q = n·P < seq_len. Excluding such Q (e.g. 3 and 6 for a
-    held-out 9 at seq_len 23; none for the primes 17–29 at seq_len 64) keeps the held-out probe free of trained offsets.
-    """
-    return [q for q in range(data.repeat_min, data.repeat_max + 1)
-            if not any(_shared_multiple(q, p, data.seq_len) for p in data.heldout_lengths)]
-
-
-def _shared_multiple(q: int, p: int, seq_len: int) -> bool:
-    """Whether periods q and p have a common multiple below seq_len (q == p included)."""
-    return math.lcm(q, p) < seq_len
 
 
 class InContextMarkov:
@@ -154,55 +127,40 @@ class ByteText:
         return with_bos(windows)
 
 
-DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContextMarkov, ByteText)}
+class FunctionVectorMix:
+    """Training data of the `fv` preset: a `fv_fraction` share of k-shot task sequences (every y is a target; the
+    task is drawn uniformly per sequence, demonstrations from all 32 inputs), the rest repeated-token sequences
+    with varied periods (`RepeatedTokens`), shuffled together. Tasks and prompts: `circuits.tasks` (Todd et al. 2024,
+    arXiv:2310.15213)."""
+
+    name = "fv-mix"
+
+    def __init__(self, data: DataConfig, model: ModelConfig):
+        self.suite, self.seq_len, self.fraction = default_suite(), data.seq_len, data.fv_fraction
+        self.repeats = RepeatedTokens(data, model)
+
+    def __call__(self, batch: int, gen: torch.Generator) -> Int[Tensor, "batch pos"]:
+        n_task = round(batch * self.fraction)
+        pairs = (self.seq_len - 1) // 2
+        task_ids = torch.randint(len(self.suite.tasks), (n_task,), generator=gen)
+        xs = torch.stack([torch.randperm(N_WORDS, generator=gen)[:pairs] for _ in range(n_task)]) if n_task else torch.zeros(0, pairs, dtype=torch.long)
+        answers = torch.stack([t.answer for t in self.suite.tasks])[task_ids[:, None], xs]
+        episodes = with_bos(torch.stack([INPUTS[xs], answers], dim=-1).flatten(1))
+        if episodes.shape[1] < self.seq_len:  # odd/even padding: one trailing input word
+            episodes = torch.cat([episodes, INPUTS[torch.randint(N_WORDS, (n_task, 1), generator=gen)]], dim=1)
+        mixed = torch.cat([episodes, self.repeats(batch - n_task, gen)])
+        return mixed[torch.randperm(batch, generator=gen)]
 
 
-def register(cls: type) -> type:
-    """Add a generator class (with a `name`) to the registry; used by `circuits.tasks`."""
-    DATASETS[cls.name] = cls
-    return cls
+DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContextMarkov, ByteText, FunctionVectorMix)}
 
 
 def make_sampler(data: DataConfig, model: ModelConfig) -> Sampler:
+    """The generator `data.name`, built for this data and model config (validated first)."""
     validate_data(data, model)
     return DATASETS[data.name](data, model)
 
 
 def validate_data(data: DataConfig, model: ModelConfig) -> None:
-    """One clear error for a data config that cannot work with this model."""
-    import circuits.tasks  # noqa: F401 - registers the fv-mix generator
-
-    if data.name not in DATASETS:
-        raise WorkbenchError(f"unknown data generator {data.name!r}; use one of {sorted(DATASETS)}.")
-    if not 2 <= data.seq_len <= model.n_ctx:
-        raise WorkbenchError(f"data seq_len={data.seq_len} must be in [2, n_ctx={model.n_ctx}]; lower seq_len or raise n_ctx.")
-    if data.name in ("repeated-tokens", "fv-mix"):
-        _validate_repeats(data, model)
-    if data.name == "markov" and not data.markov_alpha > 0:
-        raise WorkbenchError(f"markov_alpha must be positive, got {data.markov_alpha}.")
-    if data.name == "text":
-        _validate_text(data, model)
-    if data.name in DATASETS and hasattr(DATASETS[data.name], "validate"):
-        DATASETS[data.name].validate(data, model)
-
-
-def _validate_repeats(data: DataConfig, model: ModelConfig) -> None:
-    if not 1 <= data.repeat_min <= data.repeat_max:
-        raise WorkbenchError(f"need 1 ≤ repeat_min ≤ repeat_max, got {data.repeat_min}, {data.repeat_max}.")
-    if 2 * data.repeat_max + 1 > data.seq_len:
-        raise WorkbenchError(f"repeat_max={data.repeat_max} does not fit twice in seq_len={data.seq_len}; use repeat_max ≤ {(data.seq_len - 1) // 2}.")
-    if not training_lengths(data):
-        raise WorkbenchError("every repeat length is held out; widen [repeat_min, repeat_max] or shorten heldout_lengths.")
-    if any(2 * n + 1 > model.n_ctx for n in data.heldout_lengths):
-        raise WorkbenchError(f"held-out lengths {data.heldout_lengths} must fit twice (plus BOS) in n_ctx={model.n_ctx}.")
-    if model.d_vocab < 3:
-        raise WorkbenchError(f"d_vocab={model.d_vocab} is too small for random tokens; use ≥ 16.")
-
-
-def _validate_text(data: DataConfig, model: ModelConfig) -> None:
-    if not data.text_path or not Path(data.text_path).is_file():
-        raise WorkbenchError(f"text data needs an existing file in text_path, got {data.text_path!r}.")
-    if Path(data.text_path).stat().st_size <= data.seq_len:
-        raise WorkbenchError(f"text file {data.text_path} is shorter than seq_len={data.seq_len}; use a longer file.")
-    if model.d_vocab < 257:
-        raise WorkbenchError(f"byte-level text needs d_vocab ≥ 257 (256 bytes + BOS), got {model.d_vocab}.")
+    """One clear error for a data config that cannot work with this model (`DataConfig.validate`)."""
+    data.validate(model)

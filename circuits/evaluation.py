@@ -44,6 +44,11 @@ class EvalSet:
         )
         return cls(held_out, repeats, _task_prompts(config, gen) if config.data.name == "fv-mix" else ())
 
+    def to(self, device: torch.device) -> "EvalSet":
+        """The same batches on `device` (built on the CPU from a CPU generator, so identical on every device)."""
+        return EvalSet(self.held_out.to(device), tuple((n, seqs.to(device)) for n, seqs in self.repeats),
+                       tuple((kind, t.to(device), a.to(device)) for kind, t, a in self.task_prompts))
+
 
 def heldout_repeat_lengths(config: RunConfig) -> tuple[int, ...]:
     """Segment lengths for the repeat eval: the data's held-out lengths that fit twice in the context."""

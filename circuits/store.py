@@ -16,8 +16,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -41,14 +43,44 @@ CHECKPOINT_FILES = (MODEL_FILE, OPTIMIZER_FILE, RNG_FILE, STATE_FILE)
 logger = logging.getLogger(__name__)
 
 
+def _read_umask() -> int:
+    """The process umask (os.umask can only be read by setting it: set and restore at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()  # read once, at import; files and folders the store creates get these permissions
+
+
+def file_mode() -> int:
+    """Permission bits of a new file under the user's umask (0o644 under umask 022)."""
+    return 0o666 & ~UMASK
+
+
+def dir_mode() -> int:
+    """Permission bits of a new folder under the user's umask (0o755 under umask 022)."""
+    return 0o777 & ~UMASK
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temp file in the same folder and an atomic rename."""
+    """Write `text` to `path` via a temp file in the same folder and an atomic rename. The file gets the usual
+    permissions of the user's umask (mkstemp alone would leave it 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, file_mode())
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _apply_umask(folder: Path) -> None:
+    """Give a finished temp folder and its files the umask's permissions: mkdtemp makes the folder 0700 and
+    safetensors writes its files 0600, whatever the umask."""
+    for file in folder.iterdir():
+        os.chmod(file, file_mode())
+    os.chmod(folder, dir_mode())
 
 
 def step_dirname(step: int) -> str:
@@ -83,25 +115,38 @@ class RunStore:
         if not file.is_file():
             raise WorkbenchError(f"{self.path} is not a run directory (no {CONFIG_FILE}); train one with `icl-workbench train`.")
         try:
-            return RunConfig.from_json(file.read_text())
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise WorkbenchError(f"{file} is malformed ({exc}); restore it or retrain the run.") from exc
+            text = file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkbenchError(f"{file} is unreadable ({type(exc).__name__}); fix its permissions or restore it.") from exc
+        try:
+            return RunConfig.from_json(text)
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise WorkbenchError(f"{file} is malformed ({type(exc).__name__}: {exc}); restore it or retrain the run.") from exc
 
     # ----- checkpoints ---------------------------------------------------------------------------------------
     def steps(self) -> list[int]:
         """Steps of the checkpoints, ascending. In-progress writes (hidden temp folders) are not listed; a visible
         checkpoint folder with a missing file is damage, and raises."""
+        found, incomplete = self.scan_steps()
+        if incomplete:
+            child, missing = incomplete[0]
+            raise WorkbenchError(
+                f"checkpoint {child} is incomplete (missing {', '.join(missing)}); delete that folder — "
+                f"training resumes from the checkpoint before it."
+            )
+        return found
+
+    def scan_steps(self) -> tuple[list[int], list[tuple[Path, list[str]]]]:
+        """(steps of the complete checkpoints, [(incomplete checkpoint folder, its missing files)]), never raising."""
         folder = self.path / STEPS_DIR
-        found = []
+        found, incomplete = [], []
         for child in sorted(folder.glob("step_*")) if folder.is_dir() else []:
             missing = [name for name in CHECKPOINT_FILES if not (child / name).is_file()]
             if missing:
-                raise WorkbenchError(
-                    f"checkpoint {child} is incomplete (missing {', '.join(missing)}); delete that folder — "
-                    f"training resumes from the checkpoint before it."
-                )
-            found.append(int(child.name.split("_")[1]))
-        return found
+                incomplete.append((child, missing))
+            else:
+                found.append(int(child.name.split("_")[1]))
+        return found, incomplete
 
     def require_steps(self) -> list[int]:
         steps = self.steps()
@@ -130,6 +175,7 @@ class RunStore:
         torch.save(optimizer, tmp / OPTIMIZER_FILE)
         save_file({"data_rng": rng}, tmp / RNG_FILE)
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, **state}, indent=2))
+        _apply_umask(tmp)
         os.replace(tmp, final)
         return final
 
@@ -196,7 +242,67 @@ def runs_root() -> Path:
     return Path(os.environ.get("ICL_WORKBENCH_ROOT", "checkpoints"))
 
 
-def list_runs(root: str | Path) -> list[RunStore]:
-    """Every run directory directly below `root`."""
+@dataclass(frozen=True)
+class RunListing:
+    """One run folder under a root, as `list_runs` found it. `problem` says what is wrong with it and how to fix
+    it (None for a healthy run); `store` is None when its config.json cannot be read."""
+
+    path: Path
+    store: RunStore | None
+    problem: str | None
+    preset: str | None
+    steps: tuple[int, ...]  # complete checkpoints, ascending
+    last_metrics: dict[str, Any] | None
+
+    @property
+    def n_checkpoints(self) -> int:
+        return len(self.steps)
+
+    @property
+    def last_step(self) -> int | None:
+        return self.steps[-1] if self.steps else None
+
+    def summary(self) -> str:
+        """One tab-separated line: path, preset, checkpoints, last losses (or the problem)."""
+        last = self.last_metrics or {}
+        losses = ", ".join(f"{k} {last[k]:.3f}" for k in ("eval/loss", "eval/repeat_loss")
+                           if isinstance(last.get(k), (int, float)))
+        counts = f"{self.n_checkpoints} checkpoints, last step {self.last_step if self.steps else '-'}"
+        tail = f"PROBLEM: {self.problem}" if self.problem else (losses or "no metrics")
+        return f"{self.path}\t{self.preset or '?'}\t{counts}\t{tail}"
+
+
+def list_runs(root: str | Path) -> list[RunListing]:
+    """Every run folder directly below `root` (a folder holding config.json), healthy or not, by name. A damaged
+    run is listed with its `problem` instead of stopping the listing."""
     root = Path(root)
-    return [RunStore(p) for p in sorted(root.iterdir()) if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    return [_listing(p) for p in sorted(root.iterdir()) if (p / CONFIG_FILE).is_file()]
+
+
+def _listing(path: Path) -> RunListing:
+    store = RunStore(path)
+    try:
+        name = store.config().preset
+    except WorkbenchError as exc:
+        return RunListing(path, None, str(exc), None, (), None)
+    steps, incomplete = store.scan_steps()
+    problems = [f"checkpoint {folder.name} is incomplete (missing {', '.join(missing)}); delete that folder — "
+                f"training resumes from the checkpoint before it" for folder, missing in incomplete]
+    last, metrics_problem = _last_metrics(store)
+    problem = "; ".join(problems + ([metrics_problem] if metrics_problem else [])) or None
+    return RunListing(path, store, problem, name, tuple(steps), last)
+
+
+def _last_metrics(store: RunStore) -> tuple[dict[str, Any] | None, str | None]:
+    """(last metrics row or None, problem or None)."""
+    file = store.path / METRICS_FILE
+    try:
+        rows = store.metrics()
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, (f"{file} is unreadable ({type(exc).__name__}); restore it or fix its permissions — "
+                      f"the checkpoints do not depend on it")
+    if rows and not isinstance(rows[-1], dict):
+        return None, f"{file} ends with a row that is not a JSON object; delete that line (training appends rows)"
+    return (rows[-1] if rows else None), None

@@ -1,4 +1,4 @@
-"""Abstractive ICL tasks (Todd et al. 2024 style) and the `fv-mix` training data.
+"""Abstractive ICL tasks (Todd et al. 2024, arXiv:2310.15213) and their prompts; `circuits.data` trains on them (fv-mix).
 
 Vocabulary of the fv preset: 0 = BOS; "input words" X = tokens 1…32; "output words" Y = tokens 33…64; the rest
 (65…d_vocab−1) only occur in the repeated-token sequences mixed into training. A task maps every input word to an
@@ -20,11 +20,11 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from circuits.config import DataConfig, ModelConfig
-from circuits.data import RepeatedTokens, register, with_bos
+from circuits.config import FV_WORDS
 from circuits.errors import WorkbenchError
+from circuits.tokens import with_bos
 
-N_WORDS = 32
+N_WORDS = FV_WORDS
 INPUTS = torch.arange(1, 1 + N_WORDS)
 OUTPUTS = torch.arange(1 + N_WORDS, 1 + 2 * N_WORDS)
 TASK_SEED = 2310_15213  # Todd et al.'s arXiv number
@@ -96,38 +96,3 @@ def prompts(suite: TaskSuite, task: Task, k: int, n: int, gen: torch.Generator, 
 def _demos(train: Tensor, query: Tensor, k: int, gen: torch.Generator) -> Tensor:
     pool = train[train != query]
     return pool[torch.randperm(len(pool), generator=gen)[:k]]
-
-
-class FunctionVectorMix:
-    """Training data of the `fv` preset: a `fv_fraction` share of k-shot task sequences (every y is a target; the
-    task is drawn uniformly per sequence, demonstrations from all 32 inputs), the rest repeated-token sequences
-    with varied periods (`circuits.data.RepeatedTokens`), shuffled together."""
-
-    name = "fv-mix"
-
-    def __init__(self, data: DataConfig, model: ModelConfig):
-        self.suite, self.seq_len, self.fraction = default_suite(), data.seq_len, data.fv_fraction
-        self.repeats = RepeatedTokens(data, model)
-
-    def __call__(self, batch: int, gen: torch.Generator) -> Int[Tensor, "batch pos"]:
-        n_task = round(batch * self.fraction)
-        pairs = (self.seq_len - 1) // 2
-        task_ids = torch.randint(len(self.suite.tasks), (n_task,), generator=gen)
-        xs = torch.stack([torch.randperm(N_WORDS, generator=gen)[:pairs] for _ in range(n_task)]) if n_task else torch.zeros(0, pairs, dtype=torch.long)
-        answers = torch.stack([t.answer for t in self.suite.tasks])[task_ids[:, None], xs]
-        episodes = with_bos(torch.stack([INPUTS[xs], answers], dim=-1).flatten(1))
-        if episodes.shape[1] < self.seq_len:  # odd/even padding: one trailing input word
-            episodes = torch.cat([episodes, INPUTS[torch.randint(N_WORDS, (n_task, 1), generator=gen)]], dim=1)
-        mixed = torch.cat([episodes, self.repeats(batch - n_task, gen)])
-        return mixed[torch.randperm(batch, generator=gen)]
-
-    @staticmethod
-    def validate(data: DataConfig, model: ModelConfig) -> None:
-        if model.d_vocab < 1 + 2 * N_WORDS + 8:
-            raise WorkbenchError(f"fv-mix needs d_vocab ≥ {1 + 2 * N_WORDS + 8} (BOS, {N_WORDS} inputs, {N_WORDS} outputs, filler).")
-        if not 0 <= data.fv_fraction <= 1:
-            raise WorkbenchError(f"fv_fraction must be in [0, 1], got {data.fv_fraction}.")
-
-
-register(FunctionVectorMix)
-

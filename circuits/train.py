@@ -3,21 +3,24 @@
 Training runs on `FastTransformer` (fused QKV, batched baddbmm attention); its state dict is the TransformerLens
 native state dict, so each checkpoint loads straight into a `TransformerBridge`. A run interrupted at any point
 resumes from its last complete checkpoint and reproduces the uninterrupted run exactly (same weights, optimizer and
-data stream).
+data stream). The model, optimizer, batches and evaluation run on the chosen device (`circuits.device`); the data
+generator stays on the CPU and checkpoints are saved from CPU copies, so a run resumes and loads on any device.
 """
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from circuits.config import RunConfig
 from circuits.data import make_sampler
+from circuits.device import resolve_device
 from circuits.errors import WorkbenchError
 from circuits.evaluation import EvalSet, evaluate
 from circuits.lock import run_lock
@@ -35,22 +38,28 @@ class TrainingState:
 
     model: FastTransformer
     optimizer: torch.optim.AdamW
-    data_rng: torch.Generator
+    data_rng: torch.Generator  # always on the CPU: the same seed gives the same batches on every device
     step: int
     recent_losses: list[float]
+    device: torch.device
 
 
-def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step: StepCallback | None = None) -> RunStore:
+def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step: StepCallback | None = None,
+          device: str | torch.device = "cpu") -> RunStore:
     """Train `config` into the run directory `out`, resuming from its last complete checkpoint if it has one.
+
+    `device` is "cpu" (default), "cuda", "cuda:N" or "auto" (`circuits.device.resolve_device`); a run may be resumed
+    on another device than the one it started on.
 
     `on_step(step)` is called after every optimiser step (callbacks, tests that interrupt a run). The run's lock
     (`circuits.lock.run_lock`) is held throughout: a second trainer into the same directory is refused.
     """
     config.validate()
+    target = resolve_device(device)
     with run_lock(Path(out)):
         store = RunStore.create(out, config)
         store.discard_partial()
-        state = _start_state(config, store)
+        state = _start_state(config, store, target)
         if state.step >= config.train.steps:
             logger.info("run %s is already complete at step %d", store.path, state.step)
             return store
@@ -58,25 +67,25 @@ def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step:
         return store
 
 
-def _start_state(config: RunConfig, store: RunStore) -> TrainingState:
+def _start_state(config: RunConfig, store: RunStore, device: torch.device) -> TrainingState:
     steps = store.steps()
-    model = FastTransformer(config.model, store.load_weights(steps[-1]) if steps else None)
+    model = FastTransformer(config.model, store.load_weights(steps[-1]) if steps else None).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     data_rng = torch.Generator().manual_seed(config.train.seed)
     if not steps:
-        return TrainingState(model, optimizer, data_rng, 0, [])
+        return TrainingState(model, optimizer, data_rng, 0, [], device)
     opt_state, rng_state, saved = store.load_training_state(steps[-1])
-    optimizer.load_state_dict(opt_state)
+    optimizer.load_state_dict(opt_state)  # moves the moment tensors onto the parameters' device
     data_rng.set_state(rng_state)
     store.truncate_metrics(after_step=steps[-1])
     logger.info("resuming %s from step %d", store.path, steps[-1])
-    return TrainingState(model, optimizer, data_rng, steps[-1], list(saved.get("recent_losses", [])))
+    return TrainingState(model, optimizer, data_rng, steps[-1], list(saved.get("recent_losses", [])), device)
 
 
 def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bool, on_step: StepCallback | None) -> None:
     tc = config.train
     sample = make_sampler(config.data, config.model)
-    evalset = EvalSet.for_run(config)
+    evalset = EvalSet.for_run(config).to(state.device)
     evals, checkpoints = set(eval_steps(tc)), set(checkpoint_steps(tc))
     bar = tqdm(total=tc.steps, initial=state.step, desc=f"train {config.preset}", disable=not progress, unit="step")
     recorded = state.step if store.steps() else -1  # a resumed run already holds its start step's row and checkpoint
@@ -95,7 +104,7 @@ def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bo
 
 def _step(config: RunConfig, state: TrainingState, sample) -> None:
     tc = config.train
-    tokens = sample(tc.batch_size, state.data_rng)
+    tokens = sample(tc.batch_size, state.data_rng).to(state.device)
     state.model.train()
     loss = token_losses(state.model(tokens), tokens).mean()
     if not math.isfinite(loss.item()):
@@ -122,7 +131,18 @@ def _record(config: RunConfig, store: RunStore, state: TrainingState, evalset: E
     if save:
         summary = {"tokens": tokens, "train/loss": train_loss, "eval/loss": metrics["eval/loss"],
                    "eval/repeat_loss": metrics["eval/repeat_loss"], "recent_losses": state.recent_losses}
-        store.save_checkpoint(state.step, state.model.state_dict(), state.optimizer.state_dict(),
+        store.save_checkpoint(state.step, _on_cpu(state.model.state_dict()), _on_cpu(state.optimizer.state_dict()),
                               state.data_rng.get_state(), summary)
     store.append_metrics(row)
     return row
+
+
+def _on_cpu(tree: Any) -> Any:
+    """`tree` (a state dict, nested dicts/lists) with every tensor on the CPU; CPU tensors are returned as they are."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu()
+    if isinstance(tree, dict):
+        return {k: _on_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_on_cpu(v) for v in tree)
+    return tree

@@ -62,3 +62,19 @@ def test_probe_repeats_are_bos_then_copies():
     seqs = repeated_sequences(5, 7, 3, 32, torch.Generator().manual_seed(0))
     assert seqs.shape == (5, 22)
     assert torch.equal(seqs[:, 1:8], seqs[:, 8:15]) and torch.equal(seqs[:, 1:8], seqs[:, 15:22])
+
+
+def test_fv_mix_mixes_task_episodes_and_repeats_in_the_configured_share():
+    from circuits.tasks import INPUTS, OUTPUTS, default_suite
+
+    config = preset("fv")
+    sample = make_sampler(config.data, config.model)
+    batch = sample(200, torch.Generator().manual_seed(0))
+    assert torch.equal(batch, sample(200, torch.Generator().manual_seed(0)))
+    assert batch.shape == (200, config.data.seq_len) and (batch[:, 0] == BOS).all()
+    is_task = torch.isin(batch[:, 1::2], INPUTS).all(1) & torch.isin(batch[:, 2::2], OUTPUTS).all(1)
+    assert is_task.sum() == round(200 * config.data.fv_fraction)
+    answers = torch.stack([t.answer for t in default_suite().tasks])  # [task, input]
+    for row in batch[is_task][:20]:  # every episode follows one task
+        xs, ys = row[1:-1:2] - 1, row[2::2]
+        assert (answers[:, xs] == ys).all(1).any()

@@ -8,7 +8,7 @@ from builders import tiny_config
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from circuits.schedule import checkpoint_steps, eval_steps
-from circuits.store import MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, RunStore, list_runs
+from circuits.store import CHECKPOINT_FILES, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, RunStore, list_runs
 from circuits.train import train
 
 
@@ -33,7 +33,7 @@ def test_run_lists_steps_iterates_checkpoints_and_records_metrics(tiny_run):
     assert all({"train/loss", "eval/loss", "eval/repeat_loss", "eval/loss_by_position"} <= set(r) for r in rows)
     state = tiny_run.state(60)
     assert state["step"] == 60 and state["tokens"] == 60 * 8 * 32
-    assert [s.path for s in list_runs(tiny_run.path.parent)] == [tiny_run.path]
+    assert [(r.path, r.problem) for r in list_runs(tiny_run.path.parent)] == [(tiny_run.path, None)]
 
 
 def test_optimizer_state_loads_without_unpickling_code(tiny_run):
@@ -91,3 +91,69 @@ def test_not_a_run_directory(tmp_path):
     with pytest.raises(WorkbenchError, match="is malformed"):
         RunStore(tmp_path).config()
     assert json.loads(tiny_config().to_json())["preset"] == "tiny"
+
+
+@pytest.fixture(params=[0o022, 0o077])
+def umask(request, monkeypatch):
+    """Run a test under a umask (the store reads it once at import: patched to match)."""
+    import circuits.store as store
+
+    old = os.umask(request.param)
+    monkeypatch.setattr(store, "UMASK", request.param)
+    yield request.param
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_files_and_folders_the_store_writes_follow_the_umask(tiny_run, tmp_path, umask):
+    from circuits.store import atomic_write_text
+
+    file_mode, dir_mode = 0o666 & ~umask, 0o777 & ~umask
+    atomic_write_text(tmp_path / "a.txt", "x")
+    assert _mode(tmp_path / "a.txt") == file_mode
+    run = RunStore.create(tmp_path / "run", tiny_run.config())
+    folder = run.save_checkpoint(7, tiny_run.load_weights(60), {"state": {}}, torch.zeros(4, dtype=torch.uint8), {})
+    assert _mode(run.path / "config.json") == file_mode and _mode(folder) == dir_mode
+    assert {name: _mode(folder / name) for name in os.listdir(folder)} == {name: file_mode for name in CHECKPOINT_FILES}
+    run.truncate_metrics(after_step=7)
+    assert _mode(run.path / "metrics.jsonl") == file_mode
+
+
+def test_the_umask_is_read_without_changing_it():
+    from circuits.store import _read_umask
+
+    old = os.umask(0o027)
+    try:
+        assert _read_umask() == 0o027 and _read_umask() == 0o027
+    finally:
+        os.umask(old)
+
+
+def test_list_runs_lists_every_run_and_flags_the_damaged_ones(tiny_run, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    good = _copy_run(tiny_run, root / "a-good")
+    bad_config = _copy_run(tiny_run, root / "b-bad-config")
+    (bad_config.path / "config.json").write_text('{"preset": "tiny", "model": ')
+    broken = _copy_run(tiny_run, root / "c-incomplete")
+    os.remove(broken.checkpoint_dir(60) / MODEL_FILE)
+    bad_metrics = _copy_run(tiny_run, root / "d-metrics")
+    (bad_metrics.path / "metrics.jsonl").unlink()
+    (bad_metrics.path / "metrics.jsonl").mkdir()
+    (root / "e-not-a-run").mkdir()
+    shutil.copytree(tiny_run.path / "steps", root / "e-not-a-run" / "steps")
+    listing = {r.path.name: r for r in list_runs(root)}
+    assert sorted(listing) == ["a-good", "b-bad-config", "c-incomplete", "d-metrics"]
+    a, b, c, d = (listing[n] for n in sorted(listing))
+    assert a.problem is None and a.store.path == good.path and a.preset == "tiny"
+    assert (a.n_checkpoints, a.last_step, a.last_metrics["step"]) == (6, 60, 60)
+    assert b.store is None and b.preset is None and "config.json is malformed" in b.problem and "restore it" in b.problem
+    assert c.store is not None and c.steps == tuple(tiny_run.steps()[:-1]) and c.last_step == tiny_run.steps()[-2]
+    assert "step_000060 is incomplete (missing model.safetensors); delete that folder" in c.problem
+    assert d.last_metrics is None and "metrics.jsonl is unreadable (IsADirectoryError)" in d.problem
+    assert d.n_checkpoints == 6
+    assert "PROBLEM: " in c.summary() and "6 checkpoints, last step 60" in a.summary() and "eval/loss" in a.summary()
