@@ -45,14 +45,9 @@ def _runs(args: argparse.Namespace) -> None:
     if not runs:
         print(f"no runs under {args.root}; train one with `icl-workbench train`")
     for run in runs:
-        if run.problem:
-            print(f"{run.path}\tMALFORMED\t{run.problem}")
-            continue
-        loss = (f"eval/loss {run.last_metrics['eval/loss']:.3f}, repeat loss {run.last_metrics['eval/repeat_loss']:.3f}"
-                if run.last_metrics else "no metrics")
-        print(f"{run.path}\t{run.preset}\t{run.n_checkpoints} checkpoints, last step {run.last_step if run.n_checkpoints else '-'}\t{loss}")
+        print(run.summary())
         if args.steps:
-            print("  steps: " + " ".join(map(str, run.store.steps())))
+            print("  steps: " + " ".join(map(str, run.steps)))
 
 
 def _run_path(args: argparse.Namespace, name: str) -> Path:
@@ -132,7 +127,7 @@ def _sweep(args: argparse.Namespace) -> None:
 
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, help="attn-only-1l|attn-only-2l (default)|attn-only-3l|full-2l|full-3l|fv")
-    p.add_argument("--config", help="a RunConfig JSON (whole or partial) applied over the preset")
+    p.add_argument("--config", help="a RunConfig JSON (whole or partial) applied over --preset (its \"preset\" key names the run, it does not pick the base preset)")
     p.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="dotted overrides with JSON values, e.g. model.n_layers=4 train.steps=8000")
 
 

@@ -109,7 +109,7 @@ def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES) -> dict[st
 def sweep(spec: GridSpec, out: str | Path, *, probes: Sequence[str] = GRID_PROBES, backend: str = "process",
           workers: int | None = None, address: str | None = None, progress: bool = True) -> tuple[list[JobResult], Path]:
     """Train and analyze every run of a grid (presets × seeds, with `--set` overrides) in DIR on a local process
-    pool or Ray; finished runs are skipped, unfinished ones resume. Then the cross-run report DIR/report.html."""
+    pool or Ray; finished runs are skipped, unfinished ones resume. Then the cross-run report DIR/grid_report.html."""
     job = functools.partial(run_grid_job, probes=tuple(probes))
     results = run_grid(spec, out, job, backend=backend, workers=workers, address=address, progress=progress)
     return results, write_grid_report(Path(out))

@@ -53,3 +53,56 @@ def test_demo_with_seeds_trains_each_seed_and_reports_every_claim_over_them(tmp_
     for claim in summary:
         assert claim["sentence"] in out and f"of {len(claim['runs'])} seeds" in claim["sentence"]
         assert len(claim["runs"]) == 2
+
+
+def test_config_prints_a_preset_that_train_accepts_back_with_sets_on_top(tmp_path, capsys):
+    import json
+
+    assert main(["config", "attn-only-1l"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    printed["train"]["steps"] = 10
+    (tmp_path / "run.json").write_text(json.dumps(printed))
+    args = ["--root", str(tmp_path), "train", "--config", str(tmp_path / "run.json"), "--set", "train.steps=6", "train.warmup_steps=1", "model.d_model=32", "preset=mine", "--quiet"]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert saved["train"]["steps"] == 6 and saved["model"]["d_model"] == 32 and saved["model"]["n_layers"] == 1  # --set wins over the file
+    assert main(["--root", str(tmp_path), "train", "--set", "model.n_layer=3", "--quiet"]) == 2
+    assert "did you mean model.n_layers" in capsys.readouterr().err
+
+
+def test_runs_lists_a_malformed_run_instead_of_stopping(tmp_path, capsys):
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "4", "--out", str(tmp_path / "a-good"), "--quiet"]) == 0
+    (tmp_path / "b-bad").mkdir()
+    (tmp_path / "b-bad" / "config.json").write_text("{not json")
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "4", "--out", str(tmp_path / "c-good"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["--root", str(tmp_path), "runs"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "PROBLEM" in lines[1] and "b-bad" in lines[1]
+    assert "last step 4" in lines[0] and "last step 4" in lines[2]
+
+
+def test_cuda_without_cuda_is_one_clear_error(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "4", "--device", "cuda", "--quiet"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err and not (tmp_path / "attn-only-1l").exists()
+
+
+@pytest.mark.slow
+def test_sweep_runs_a_grid_and_reports_across_it(tmp_path, capsys):
+    """A 2-seed grid of a short run on the process pool, re-run (skips), then the cross-run report."""
+    import json
+
+    out = tmp_path / "grid"
+    args = ["sweep", "--presets", "attn-only-1l", "--seeds", "0-1", "--set", "train.steps=20", "--out", str(out), "--workers", "2", "--quiet"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "attn-only-1l-seed0\tok" in first and "attn-only-1l-seed1\tok" in first
+    assert main(args) == 0
+    assert "skipped (finished)" in capsys.readouterr().out
+    assert main(["report", "--sweep", str(out)]) == 0
+    data = json.loads((out / "grid_report.json").read_text())
+    assert data and (out / "grid_report.html").exists()

@@ -99,42 +99,4 @@ def test_config_validates_exactly_the_generators_data_provides():
     assert FV_MIN_VOCAB == 1 + 2 * N_WORDS + 8
 
 
-def _circuits_imports() -> dict[str, set[str]]:
-    """circuits module → the modules it imports (circuits.* and probes.*), imports inside functions included."""
-    import ast
-    from pathlib import Path
-
-    import circuits
-
-    folder = Path(circuits.__file__).parent
-    graph = {}
-    for path in sorted(folder.glob("*.py")):
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-            elif isinstance(node, ast.Import):
-                found |= {a.name for a in node.names}
-        mods = {n.split(".")[1] if n.startswith("circuits.") else n.split(".")[0] for n in found
-                if n.startswith(("circuits.", "probes"))}
-        graph[path.stem] = {m for m in mods if m == "probes" or (folder / f"{m}.py").is_file()} - {path.stem}
-    return graph
-
-
-def test_the_circuits_import_graph_is_acyclic_and_never_reaches_probes():
-    graph = _circuits_imports()
-    assert {"config", "data", "tasks"} <= set(graph) and "tokens" in graph["tasks"]
-    assert "data" not in graph["config"] and "data" not in graph["tasks"]
-    done: set[str] = set()
-
-    def visit(module: str, path: tuple[str, ...]) -> None:
-        assert module not in path, f"import cycle: {' -> '.join(path + (module,))}"
-        if module not in done:
-            for dep in graph.get(module, ()):
-                visit(dep, path + (module,))
-            done.add(module)
-
-    for module in graph:
-        visit(module, ())
-    # circuits/cli.py (the CLI, moving to the top-level icl_workbench.py) is the one module allowed above probes
-    assert [m for m, deps in graph.items() if "probes" in deps and m != "cli"] == []
+# The import graph (no cycles, circuits never imports probes) is tested in tests/test_layout.py.
