@@ -42,8 +42,9 @@ Target = Bool[Tensor, "batch q k"]
 def attention_patterns(model, tokens: Int[Tensor, "batch pos"]) -> Patterns:
     """Every layer's attention pattern from one cached forward pass (only hook_pattern is cached)."""
     check_fits(tokens, model.cfg.n_ctx)
-    _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("attn.hook_pattern"))
-    return torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(model.cfg.n_layers)])
+    device = next(model.parameters()).device
+    _, cache = model.run_with_cache(tokens.to(device), names_filter=lambda name: name.endswith("attn.hook_pattern"))
+    return torch.stack([cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(model.cfg.n_layers)]).cpu()
 
 
 def pattern_score(patterns: Patterns, target: Target) -> Float[Tensor, "n_layers n_heads"]:

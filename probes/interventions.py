@@ -9,6 +9,9 @@ Every causal probe (head ablation, Todd et al.'s last-position patching, FV inje
 An engine runs many *conditions* at once: a condition is a boolean [n_layers, n_heads] mask of the heads whose hook_z
 is replaced, and conditions are batched along the batch axis (c conditions × b sequences in one forward pass).
 
+Devices: an engine runs on its model's device; it takes and returns CPU tensors (inputs are moved in, results
+and the logits a readout sees are moved out), so probe code never handles devices.
+
 Two engines give the same numbers (tests/test_interventions.py):
   HookEngine   any `TransformerBridge` (native or Hugging Face architecture), through `run_with_cache` and
                `run_with_hooks` on the hook names above — the reference semantics
@@ -43,8 +46,8 @@ def hook_resid_post(layer: int) -> str:
 
 @dataclass(frozen=True)
 class CleanRun:
-    """What an unedited forward pass leaves behind: every layer's hook_z and hook_resid_post, the last position's
-    logits, and engine-private state (the fast engine's residual inputs)."""
+    """What an unedited forward pass leaves behind (on the CPU): every layer's hook_z and hook_resid_post, the last
+    position's logits, and engine-private state on the engine's device (the tokens; the fast engine's residuals)."""
 
     z: list[Float[Tensor, "batch pos n_heads d_head"]]
     resid_post: list[Float[Tensor, "batch pos d_model"]]
@@ -115,14 +118,16 @@ class HookEngine:
     def __init__(self, bridge: Any):
         self.bridge, cfg = bridge, bridge.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
+        self.device = next(bridge.parameters()).device
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
         check_fits(tokens, self.n_ctx)
         names = {hook_z(layer) for layer in range(self.n_layers)} | {hook_resid_post(layer) for layer in range(self.n_layers)}
-        logits, cache = self.bridge.run_with_cache(tokens, names_filter=lambda name: name in names)
-        z = [cache[hook_z(layer)] for layer in range(self.n_layers)]
-        return CleanRun(z, [cache[hook_resid_post(layer)] for layer in range(self.n_layers)], logits[:, -1], tokens)
+        logits, cache = self.bridge.run_with_cache(tokens.to(self.device), names_filter=lambda name: name in names)
+        z = [cache[hook_z(layer)].cpu() for layer in range(self.n_layers)]
+        resid = [cache[hook_resid_post(layer)].cpu() for layer in range(self.n_layers)]
+        return CleanRun(z, resid, logits[:, -1].cpu(), tokens.to(self.device))
 
     @torch.no_grad()
     def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
@@ -130,11 +135,11 @@ class HookEngine:
         tokens, batch = clean.private, clean.private.shape[0]
 
         def run(_: int, chunk: Tensor) -> Tensor:
-            conds = conditions[chunk]
-            hooks = [(hook_z(layer), self._replace(conds[:, layer], values[layer], batch))
+            conds = conditions[chunk].to(self.device)
+            hooks = [(hook_z(layer), self._replace(conds[:, layer], values[layer].to(self.device), batch))
                      for layer in range(self.n_layers) if conds[:, layer].any()]
             logits = self.bridge.run_with_hooks(repeat(tokens, "b p -> (c b) p", c=len(chunk)), fwd_hooks=hooks)
-            return readout(logits[:, -1:] if last_only else logits, len(chunk))
+            return readout((logits[:, -1:] if last_only else logits).cpu(), len(chunk))
 
         return run_in_chunks(conditions, batch, torch.zeros(len(conditions), dtype=torch.long), run)
 
@@ -147,19 +152,21 @@ class HookEngine:
                ) -> Float[Tensor, "batch d_vocab"]:
         check_layer(self, layer)
 
+        vectors = vectors.to(self.device)
+
         def add(resid: Tensor, hook: Any) -> Tensor:
             return torch.cat([resid[:, :-1], (resid[:, -1] + vectors)[:, None]], dim=1)
 
-        return self.bridge.run_with_hooks(tokens, fwd_hooks=[(hook_resid_post(layer), add)])[:, -1]
+        return self.bridge.run_with_hooks(tokens.to(self.device), fwd_hooks=[(hook_resid_post(layer), add)])[:, -1].cpu()
 
     @torch.no_grad()
     def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         check_fits(tokens, self.n_ctx)
-        return self.bridge(tokens)
+        return self.bridge(tokens.to(self.device)).cpu()
 
     def w_o(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]:
         """Per-head output weights, from the attention blocks' W_O (TransformerLens layout [heads, d_head, d_model])."""
-        return torch.stack([block.attn.W_O.detach() for block in self.bridge.blocks])
+        return torch.stack([block.attn.W_O.detach() for block in self.bridge.blocks]).cpu()
 
 
 class FastEngine:
@@ -168,23 +175,26 @@ class FastEngine:
     def __init__(self, fast: Any):
         self.fast, cfg = fast, fast.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
+        self.device = fast.embed.weight.device
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
         check_fits(tokens, self.n_ctx)
-        x, resid, zs = self.fast.embedding(tokens), [], []
+        x, resid, zs = self.fast.embedding(tokens.to(self.device)), [], []
         for block in self.fast.blocks:
             z = block.attn.head_z(block.ln1(x))
             resid.append(x)
             zs.append(z)
             x = block.finish(x, z)
-        return CleanRun(zs, [*resid[1:], x], self.fast.logits(x[:, -1:])[:, 0], resid)
+        cpu = [t.cpu() for t in (*resid[1:], x)]
+        return CleanRun([z.cpu() for z in zs], cpu, self.fast.logits(x[:, -1:])[:, 0].cpu(), (resid, x, zs))
 
     @torch.no_grad()
     def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
                     readout: Readout, last_only: bool = False) -> Tensor:
         batch = clean.z[0].shape[0]
-        run = lambda start, chunk: readout(self._run_from(clean, start, conditions[chunk], values, last_only), len(chunk))  # noqa: E731
+        values = [v.to(self.device) for v in values]
+        run = lambda start, chunk: readout(self._run_from(clean, start, conditions[chunk].to(self.device), values, last_only).cpu(), len(chunk))  # noqa: E731
         return run_in_chunks(conditions, batch, first_edited_layer(conditions), run)
 
     def _run_from(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor], last_only: bool) -> Tensor:
@@ -192,12 +202,13 @@ class FastEngine:
         part and the unembedding run on the last position alone."""
         n_cond, batch, blocks = conditions.shape[0], clean.z[0].shape[0], self.fast.blocks
         keep = slice(-1, None) if last_only else slice(None)
+        resid, final, zs = clean.private  # on the engine's device
         if start == len(blocks):  # nothing edited: the clean run
-            return self.fast.logits(repeat(clean.resid_post[-1][:, keep], "b p m -> (c b) p m", c=n_cond))
-        x = repeat(clean.private[start], "b p m -> (c b) p m", c=n_cond)
+            return self.fast.logits(repeat(final[:, keep], "b p m -> (c b) p m", c=n_cond))
+        x = repeat(resid[start], "b p m -> (c b) p m", c=n_cond)
         for layer in range(start, len(blocks)):
             block = blocks[layer]
-            z = repeat(clean.z[layer], "b p h d -> (c b) p h d", c=n_cond) if layer == start else block.attn.head_z(block.ln1(x))
+            z = repeat(zs[layer], "b p h d -> (c b) p h d", c=n_cond) if layer == start else block.attn.head_z(block.ln1(x))
             if conditions[:, layer].any():
                 z = patched(z, conditions[:, layer], values[layer], batch)
             if layer == len(blocks) - 1:  # finish is position-wise: the last block may drop unneeded positions
@@ -209,20 +220,20 @@ class FastEngine:
     def inject(self, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int
                ) -> Float[Tensor, "batch d_vocab"]:
         check_layer(self, layer)
-        x = self.fast.embedding(tokens)
+        x, vectors = self.fast.embedding(tokens.to(self.device)), vectors.to(self.device)
         for index, block in enumerate(self.fast.blocks):
             x = block(x)
             if index == layer:
                 x = torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)
-        return self.fast.logits(x)[:, -1]
+        return self.fast.logits(x)[:, -1].cpu()
 
     @torch.no_grad()
     def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
         check_fits(tokens, self.n_ctx)
-        return self.fast(tokens)
+        return self.fast(tokens.to(self.device)).cpu()
 
     def w_o(self) -> Float[Tensor, "n_layers n_heads d_head d_model"]:
-        return torch.stack([rearrange(block.attn.o.weight.detach(), "m (h d) -> h d m", h=self.n_heads) for block in self.fast.blocks])
+        return torch.stack([rearrange(block.attn.o.weight.detach(), "m (h d) -> h d m", h=self.n_heads) for block in self.fast.blocks]).cpu()
 
 
 def last_position_patch(clean: CleanRun, values: list[Tensor]) -> list[Tensor]:

@@ -57,10 +57,9 @@ def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None =
         if not cache_file(source, step, probe).exists():
             todo.setdefault(step, []).append(probe)
     for step in tqdm(sorted(todo), desc=f"probes {source.path.name}", disable=not progress, unit="ckpt"):
-        ckpt = source.load(step, device)
-        with torch.device(ckpt.device):
-            for probe in todo[step]:
-                write_rows(cache_file(source, step, probe), PROBES[probe](ckpt, inputs))
+        ckpt = source.load(step, device)  # the engine moves probe inputs to the device and results back
+        for probe in todo[step]:
+            write_rows(cache_file(source, step, probe), PROBES[probe](ckpt, inputs))
     table = _assemble(source, planned)
     write_rows(source.path / ANALYSIS_DIR / SWEEP_FILE, table)
     return table

@@ -89,6 +89,9 @@ def test_cuda_without_cuda_is_one_clear_error(tmp_path, capsys):
         pytest.skip("this machine has CUDA")
     assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "4", "--device", "cuda", "--quiet"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err and not (tmp_path / "attn-only-1l").exists()
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "4", "--quiet"]) == 0
+    assert main(["--root", str(tmp_path), "analyze", "attn-only-1l", "--device", "cuda", "--quiet"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err and not (tmp_path / "attn-only-1l" / "analysis").exists()
 
 
 @pytest.mark.slow
