@@ -127,7 +127,8 @@ def _sweep(args: argparse.Namespace) -> None:
 
 def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, help="attn-only-1l|attn-only-2l (default)|attn-only-3l|full-2l|full-3l|fv")
-    p.add_argument("--config", help="a RunConfig JSON (whole or partial) applied over --preset (its \"preset\" key names the run, it does not pick the base preset)")
+    p.add_argument("--config", help="a RunConfig JSON (whole or partial) applied over --preset "
+                   "(its \"preset\" key names the run, it does not pick the base preset)")
     p.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="dotted overrides with JSON values, e.g. model.n_layers=4 train.steps=8000")
 
 
@@ -151,7 +152,8 @@ def _add_train(sub) -> None:
 def _add_analysis(sub) -> None:
     a = sub.add_parser("analyze", help="sweep the probes over every checkpoint of a run, or of local Hugging Face folders (cached)")
     a.add_argument("run", nargs="?", help="run directory (or a run name under --root)")
-    a.add_argument("--hf", nargs="+", metavar="DIR", help="save_pretrained folders (GPT-2, GPT-NeoX/Pythia), or one folder of revision folders; the number in a folder's name is its step")
+    a.add_argument("--hf", nargs="+", metavar="DIR", help="save_pretrained folders (GPT-2, GPT-NeoX/Pythia), or one folder of "
+                   "revision folders; the number in a folder's name is its step")
     a.add_argument("--out", help="with --hf: where the analysis and report go (default: the folder holding the revisions)")
     a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation,induction_controls,fv,fv_controls (default: all that apply)")
     a.add_argument("--device", default="cpu", help="auto|cpu|cuda|cuda:N (default cpu)")

@@ -35,7 +35,7 @@ class EvalSet:
     task_prompts: tuple[tuple[str, Tensor, Tensor], ...] = ()  # fv-mix runs: (kind, prompts, answers)
 
     @classmethod
-    def for_run(cls, config: RunConfig) -> "EvalSet":
+    def for_run(cls, config: RunConfig) -> EvalSet:
         gen = torch.Generator().manual_seed(config.train.seed + EVAL_SEED_OFFSET)
         held_out = make_sampler(config.data, config.model)(config.train.eval_batch_size, gen)
         lengths = heldout_repeat_lengths(config)
@@ -44,7 +44,7 @@ class EvalSet:
         )
         return cls(held_out, repeats, _task_prompts(config, gen) if config.data.name == "fv-mix" else ())
 
-    def to(self, device: torch.device) -> "EvalSet":
+    def to(self, device: torch.device) -> EvalSet:
         """The same batches on `device` (built on the CPU from a CPU generator, so identical on every device)."""
         return EvalSet(self.held_out.to(device), tuple((n, seqs.to(device)) for n, seqs in self.repeats),
                        tuple((kind, t.to(device), a.to(device)) for kind, t, a in self.task_prompts))

@@ -39,10 +39,10 @@ def bridge_config(cfg: ModelConfig):
     )
 
 
-def build_bridge(cfg: ModelConfig, state_dict: StateDict | None = None) -> "TransformerBridge":
+def build_bridge(cfg: ModelConfig, state_dict: StateDict | None = None) -> TransformerBridge:
     """`TransformerBridge.boot_native` for `cfg`; loads `state_dict` (strict) when given."""
-    from transformer_lens.model_bridge import TransformerBridge
     import transformer_lens.model_bridge.sources.native  # noqa: F401 - attaches boot_native
+    from transformer_lens.model_bridge import TransformerBridge
 
     cfg.validate()
     bridge = TransformerBridge.boot_native(bridge_config(cfg))

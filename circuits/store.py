@@ -95,7 +95,7 @@ class RunStore:
 
     # ----- the run -------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, config: RunConfig) -> "RunStore":
+    def create(cls, path: str | Path, config: RunConfig) -> RunStore:
         """Make a run directory for `config`, or re-open one that holds the very same config."""
         store = cls(path)
         store.path.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,9 @@ class RunStore:
         folder = self.checkpoint_dir(step)
         if not all((folder / name).is_file() for name in CHECKPOINT_FILES):
             have = self.steps()
-            raise WorkbenchError(f"run {self.path} has no complete checkpoint at step {step}; available steps: {have[:5]}{'…' if len(have) > 5 else ''} (last {have[-1] if have else 'none'}).")
+            more = "…" if len(have) > 5 else ""
+            raise WorkbenchError(f"run {self.path} has no complete checkpoint at step {step}; available steps: {have[:5]}{more} "
+                                 f"(last {have[-1] if have else 'none'}).")
         return folder
 
     def save_checkpoint(self, step: int, weights: dict[str, torch.Tensor], optimizer: dict[str, Any],
@@ -196,15 +198,16 @@ class RunStore:
         try:
             return reader(file)
         except Exception as exc:  # safetensors, torch and json raise different types for a damaged file
-            raise WorkbenchError(f"checkpoint file {file} is corrupt ({type(exc).__name__}); delete its folder {file.parent} and resume training to rewrite it.") from exc
+            raise WorkbenchError(f"checkpoint file {file} is corrupt ({type(exc).__name__}); delete its folder {file.parent} "
+                                 f"and resume training to rewrite it.") from exc
 
-    def load_bridge(self, step: int) -> "TransformerBridge":
+    def load_bridge(self, step: int) -> TransformerBridge:
         """The checkpoint at `step` as a TransformerLens `TransformerBridge` (eval mode)."""
         from circuits.model import build_bridge
 
         return build_bridge(self.config().model, self.load_weights(step))
 
-    def iter_bridges(self, steps: list[int] | None = None) -> Iterator[tuple[int, "TransformerBridge"]]:
+    def iter_bridges(self, steps: list[int] | None = None) -> Iterator[tuple[int, TransformerBridge]]:
         """(step, bridge) for every complete checkpoint (or the given steps), ascending."""
         for step in steps if steps is not None else self.require_steps():
             yield step, self.load_bridge(step)

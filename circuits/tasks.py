@@ -35,7 +35,7 @@ SPLIT_SIZES = {"train": 20, "valid": 6, "test": 6}
 class Task:
     name: str
     family: str
-    answer: Int[Tensor, "n_words"]  # answer[i] = output token for input token INPUTS[i]
+    answer: Int[Tensor, " n_words"]  # answer[i] = output token for input token INPUTS[i]
 
 
 @dataclass(frozen=True, eq=False)  # compared (and hashed) by identity: default_suite() is built once
@@ -75,7 +75,7 @@ def check_prompt_size(k: int, n_ctx: int, demos_available: int = SPLIT_SIZES["tr
 
 
 def prompts(suite: TaskSuite, task: Task, k: int, n: int, gen: torch.Generator, split: str = "test",
-            shuffled: bool = False, n_ctx: int | None = None) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n"]]:
+            shuffled: bool = False, n_ctx: int | None = None) -> tuple[Int[Tensor, "n pos"], Int[Tensor, " n"]]:
     """n k-shot prompts [BOS, x1, y1, …, xk, yk, xq] of `task` and their answers yq (Todd et al.'s p and p̃).
 
     Demonstrations come from the train inputs, never including the query (which matters for split "all": queries

@@ -33,8 +33,8 @@ import torch
 
 from circuits.presets import preset
 from probes.detectors import attention_patterns
-from probes.icl import locate_phase_change
 from probes.findings import compute_findings
+from probes.icl import locate_phase_change
 from probes.inputs import induction_probe
 from probes.table import select
 from workbench import analyze, train_run

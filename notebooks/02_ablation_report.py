@@ -50,7 +50,8 @@ inputs = ProbeInputs.for_run(config).ablation
 
 # %%
 effects = ablation_effects(model, inputs, ABLATIONS)
-grid = torch.stack([torch.stack([effects[k][m].view(config.model.n_layers, config.model.n_heads) for m in ("loss", "icl_score", "repeat_loss")]) for k in ABLATIONS])
+shape = (config.model.n_layers, config.model.n_heads)
+grid = torch.stack([torch.stack([effects[k][m].view(shape) for m in ("loss", "icl_score", "repeat_loss")]) for k in ABLATIONS])
 fig = px.imshow(grid.flatten(0, 1).numpy(), facet_col=0, facet_col_wrap=3, text_auto=".2f", color_continuous_scale="RdBu_r",
                 color_continuous_midpoint=0, labels=dict(x="head", y="layer", color="Δ (nats)"))
 for i, (k, m) in enumerate((k, m) for k in ABLATIONS for m in ("Δ loss", "Δ ICL score", "Δ repeat loss")):

@@ -33,10 +33,9 @@ import torch
 
 from circuits.presets import preset
 from circuits.tasks import default_suite
-from probes.function_vectors import (FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks,
-                                     top_heads)
-from probes.report_fv import fv_section
 from probes.checkpoint import RunSource
+from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks, top_heads
+from probes.report_fv import fv_section
 from workbench import analyze, train_run
 
 torch.set_num_threads(2)

@@ -43,8 +43,7 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from circuits.presets import preset
-from probes.emergence import (BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_AXIS, SMOOTH_METRICS, capability_curves,
-                              size_config, transitions, what_to_notice)
+from probes.emergence import BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_AXIS, SMOOTH_METRICS, capability_curves, size_config, transitions, what_to_notice
 from probes.table import select
 from workbench import analyze, train_run
 
@@ -66,7 +65,7 @@ by_size = [{"d_model": d} | curves[c.preset][-1] for d, c in SIZES.items()]  # f
 # %%
 panels = [("top1_accuracy", None), ("exact_match", "independent_match"), ("exact_match_full", "independent_match_full"),
           ("log_prob", None), ("brier", None), ("edit_distance_full", None)]
-colors = dict(zip(curves, ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3")))
+colors = dict(zip(curves, ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3"), strict=False))
 fig = make_subplots(rows=2, cols=3, subplot_titles=[METRIC_NAMES[m] for m, _ in panels])
 for name, rows in curves.items():
     steps = [r["step"] for r in rows]

@@ -24,9 +24,9 @@ a content-blind head scores ≈ 0 whatever its offsets.
 """
 from __future__ import annotations
 
-import torch
 from dataclasses import dataclass
 
+import torch
 from einops import einsum
 from jaxtyping import Bool, Float, Int
 from torch import Tensor

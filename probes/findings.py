@@ -12,8 +12,15 @@ import torch
 from probes.claims import Claim, fmt, label, make_claim
 from probes.icl import PhaseChange, locate_phase_change
 from probes.table import Row, select
-from probes.thresholds import (ABLATION_BEATS_RANDOM, ABLATION_MIN_NATS, ICL_SCORE_THRESHOLD, INDUCTION_NOISE_FLOOR,
-                               INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD)
+from probes.thresholds import (
+    ABLATION_BEATS_RANDOM,
+    ABLATION_MIN_NATS,
+    ICL_SCORE_THRESHOLD,
+    INDUCTION_NOISE_FLOOR,
+    INDUCTION_THRESHOLD,
+    K_COMPOSITION_RATIO,
+    PREVIOUS_TOKEN_THRESHOLD,
+)
 
 Head = tuple[int, int]
 

@@ -59,7 +59,7 @@ class TaskBatch:
     @classmethod
     @functools.lru_cache(maxsize=8)
     def build(cls, suite: TaskSuite, settings: FVSettings, n_ctx: int, names: tuple[str, ...] | None = None,
-              eval_split: str = "test") -> "TaskBatch":
+              eval_split: str = "test") -> TaskBatch:
         """Prompts of `names` (default: every task); evaluation prompts use `eval_split` queries ("valid" to choose a
         layer, "test" to report)."""
         check_prompt_size(settings.shots, n_ctx, len(suite.splits["train"]))
@@ -83,7 +83,7 @@ def last_logits(engine: Engine, tokens: Int[Tensor, "batch pos"]) -> Float[Tenso
     return engine.logits(tokens)[:, -1]
 
 
-def accuracy(logits: Float[Tensor, "batch d_vocab"], answers: Int[Tensor, "batch"]) -> float:
+def accuracy(logits: Float[Tensor, "batch d_vocab"], answers: Int[Tensor, " batch"]) -> float:
     return (logits.argmax(-1) == answers).float().mean().item()
 
 
@@ -158,7 +158,7 @@ def fv_heads(aie: Float[Tensor, "n_layers n_heads"], se: Float[Tensor, "n_layers
 
 
 def function_vector(w_o: Float[Tensor, "n_layers n_heads d_head d_model"], mean_z: Float[Tensor, "n_layers n_heads d_head"],
-                    heads: list[tuple[int, int]]) -> Float[Tensor, "d_model"]:
+                    heads: list[tuple[int, int]]) -> Float[Tensor, " d_model"]:
     """v = Σ ā_ℓj W_O^ℓj over `heads` (no W_O bias); `w_o` is the engine's `w_o()`."""
     vector = torch.zeros(w_o.shape[-1])
     for layer, head in heads:

@@ -42,14 +42,25 @@ from circuits.tasks import default_suite
 from probes import detectors
 from probes.ablation import ablation_effects, head_set_mask
 from probes.checkpoint import Checkpoint
-from probes.function_vectors import (FVSettings, TaskBatch, function_vector, injected_logits, last_logits,
-                                     fv_heads, mean_head_activations, mean_hidden_states, prompt_indirect_effects,
-                                     split_tasks, top_heads)
+from probes.function_vectors import (
+    FVSettings,
+    TaskBatch,
+    function_vector,
+    fv_heads,
+    injected_logits,
+    last_logits,
+    mean_head_activations,
+    mean_hidden_states,
+    prompt_indirect_effects,
+    split_tasks,
+    top_heads,
+)
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine, last_position_patch
 from probes.table import Row, head_rows, model_row
 
 Head = tuple[int, int]
+DEFAULT_SETTINGS = FVSettings()
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -175,7 +186,7 @@ def _checkpoint_facts(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
     return engine, test, valid, cie.mean(0), cie.std(0) / cie.shape[0] ** 0.5, induction
 
 
-def fv_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+def fv_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = DEFAULT_SETTINGS) -> list[Row]:
     """Every FV metric of one checkpoint (see the module docstring)."""
     engine, test, valid, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
     sets = _ablation_sets(aie, se, induction, settings.top_heads)
@@ -186,7 +197,7 @@ def fv_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = FVSet
     return head_rows("fv", "aie", aie) + head_rows("fv", "aie_se", se) + head_rows("fv", "fv_set", used) + rows
 
 
-def fv_controls_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = FVSettings()) -> list[Row]:
+def fv_controls_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = DEFAULT_SETTINGS) -> list[Row]:
     """The costly ablation control (every same-size head set), run on the last checkpoint only."""
     engine, test, _, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
     return _random_ablation_rows(engine, test, _ablation_sets(aie, se, induction, settings.top_heads))

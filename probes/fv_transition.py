@@ -17,16 +17,22 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from probes.claims import Claim, fmt, make_claim
-from probes.findings import induction_noise_floor
 import torch
 
+from probes.claims import Claim, fmt, make_claim
+from probes.findings import induction_noise_floor
 from probes.function_vectors import FVSettings, fv_heads
-from probes.table import Row
-from probes.table import select
-from probes.thresholds import (ABLATION_BEATS_RANDOM, AIE_NOISE_MULTIPLE, FEW_SHOT_MIN_GAIN, FV_INJECTION_MIN_GAIN,
-                               FV_MIN_AIE,
-                               INDUCTION_THRESHOLD, ONSET_FRACTION, SIGNATURE_MIN_DROP)
+from probes.table import Row, select
+from probes.thresholds import (
+    ABLATION_BEATS_RANDOM,
+    AIE_NOISE_MULTIPLE,
+    FEW_SHOT_MIN_GAIN,
+    FV_INJECTION_MIN_GAIN,
+    FV_MIN_AIE,
+    INDUCTION_THRESHOLD,
+    ONSET_FRACTION,
+    SIGNATURE_MIN_DROP,
+)
 
 Series = list[tuple[int, float]]
 
@@ -88,7 +94,7 @@ def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -
     ind_onsets = [h.induction_onset for h in heads.values() if h.induction_peak >= INDUCTION_THRESHOLD and h.induction_onset is not None]
     fv_onsets = [heads[h].aie_onset for h in fv if heads[h].aie_onset is not None]
     base = _base_rate(heads, statistics.median(fv_onsets) if fv_onsets else None)
-    trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)])] for l, h in aie}
+    trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)], strict=False)] for l, h in aie}
     facts = dict(heads=heads, fv_heads=fv, induction_floor=floor, induction_onset=min(ind_onsets, default=None),
                  fv_onset=min(fv_onsets, default=None), base_rate=base, trajectories=trajectories)
     return Transition(**facts, claims=transition_claims(facts, table))

@@ -23,7 +23,7 @@ LATE_FRACTION = 0.9
 
 
 @torch.no_grad()
-def loss_by_position(engine: Engine, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "pos_minus_1"]:
+def loss_by_position(engine: Engine, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, " pos_minus_1"]:
     """Mean next-token loss at every position (index i: predicting token i+1), from the engine's logits."""
     return token_losses(engine.logits(tokens), tokens).mean(0)
 
@@ -75,7 +75,7 @@ def robust_noise(values: list[float]) -> float:
     few large differences of a transition (Rousseeuw & Croux 1993 for the MAD; differencing as in von Neumann's
     successive-difference estimator, 1941). On a noiseless curve it is ≈ 0, so the window criteria decide.
     """
-    diffs = sorted(abs(b - a) for a, b in zip(values, values[1:]))
+    diffs = sorted(abs(b - a) for a, b in zip(values, values[1:], strict=False))
     mid = len(diffs) // 2
     median = diffs[mid] if len(diffs) % 2 else (diffs[mid - 1] + diffs[mid]) / 2
     return 1.4826 * median / math.sqrt(2)

@@ -18,7 +18,6 @@ from circuits.config import RunConfig
 from circuits.data import make_sampler, repeated_sequences, with_bos
 from circuits.errors import WorkbenchError
 from probes.checkpoint import ModelFacts
-from probes.interventions import check_fits
 
 PROBE_SEED = 20220908  # Olsson et al.'s arXiv date: one fixed seed for every probe input
 OLSSON_SEGMENT = 25
@@ -48,7 +47,7 @@ class RepeatProbe:
 
     tokens: Int[Tensor, "batch pos"]
     control: Int[Tensor, "batch pos"]
-    period: Int[Tensor, "batch"]
+    period: Int[Tensor, " batch"]
 
 
 def non_repeating_sequences(n: int, length: int, d_vocab: int, gen: torch.Generator) -> Int[Tensor, "n length"]:

@@ -100,7 +100,7 @@ def run_in_chunks(conditions: Bool[Tensor, "cond n_layers n_heads"], batch: int,
     return out
 
 
-def first_edited_layer(conditions: Bool[Tensor, "cond n_layers n_heads"]) -> Int[Tensor, "cond"]:
+def first_edited_layer(conditions: Bool[Tensor, "cond n_layers n_heads"]) -> Int[Tensor, " cond"]:
     """Per condition, the first layer with an edited head (n_layers when nothing is edited)."""
     n_layers = conditions.shape[1]
     return torch.where(conditions.flatten(1).any(1), conditions.any(2).float().argmax(1), torch.tensor(n_layers))
@@ -241,7 +241,7 @@ def last_position_patch(clean: CleanRun, values: list[Tensor]) -> list[Tensor]:
     ([batch, n_heads, d_head], or [n_heads, d_head] broadcast over the batch) — Todd et al. 2024's patch
     (arXiv:2310.15213), and Yin & Steinhardt 2025's last-position mean ablation."""
     out = []
-    for z, value in zip(clean.z, values):
+    for z, value in zip(clean.z, values, strict=False):
         z = z.clone()
         z[:, -1] = value
         out.append(z)

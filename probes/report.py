@@ -125,6 +125,11 @@ def fig_kcomposition(table: list[Row], f: Findings) -> go.Figure:
     return fig.update_layout(height=420, title=f"K-composition (Elhage) at step {last}; random-matrix baseline {f.k_composition_baseline:.3f}")
 
 
+def _grid_data(table: list[Row], probe: str, metric: str) -> dict:
+    steps, grid = head_grid(table, probe, metric)
+    return {"steps": steps, "values": grid.tolist()}
+
+
 def _page(source: CheckpointSource, lines: list[str], notes: dict[str, str], body: str, n_steps: int) -> str:
     name = source.config.preset if source.config is not None else f"{source.facts.architecture} checkpoints {source.path.name}"
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
@@ -154,7 +159,7 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
     out = source.path / REPORT_FILE
     atomic_write_text(out, _page(source, lines, notes, body, len({r["step"] for r in table})))
     data = {"findings": findings.to_dict(), "summary": lines, "claims": [c.to_dict() for c in claims], "metrics": metrics, **data_fv,
-            "head_scores": {m: dict(zip(["steps", "values"], (lambda s, g: (s, g.tolist()))(*head_grid(table, p, m)))) for p, m in HEAD_METRICS if select(table, p, m)}}
+            "head_scores": {m: _grid_data(table, p, m) for p, m in HEAD_METRICS if select(table, p, m)}}
     data["skipped_probes"] = notes
     atomic_write_text(source.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
     return out

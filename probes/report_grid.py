@@ -214,10 +214,10 @@ def _jitter(i: int, n: int) -> float:
 def fig_phase(groups: dict[str, list[RunSummary]]) -> go.Figure:
     """Strip plot of the phase-change step per preset: detected (filled), censored at the last step (open ▲)."""
     fig = go.Figure()
-    for k, (preset, runs) in enumerate(groups.items()):
+    for k, runs in enumerate(groups.values()):
         xs = [k + _jitter(i, len(runs)) for i in range(len(runs))]
         for censored, symbol, name in ((False, "circle", "transition"), (True, "triangle-up-open", "censored at last step")):
-            pick = [(x, r) for x, r in zip(xs, runs) if r.censored == censored]
+            pick = [(x, r) for x, r in zip(xs, runs, strict=False) if r.censored == censored]
             fig.add_trace(go.Scatter(x=[x for x, _ in pick], y=[r.phase_step or r.last_step for _, r in pick],
                                      mode="markers", marker={"symbol": symbol, "size": 11}, name=name, legendgroup=name,
                                      showlegend=k == 0, text=[f"{r.name}: {r.phase_reason or 'detected'}" for _, r in pick]))

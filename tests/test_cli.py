@@ -62,7 +62,8 @@ def test_config_prints_a_preset_that_train_accepts_back_with_sets_on_top(tmp_pat
     printed = json.loads(capsys.readouterr().out)
     printed["train"]["steps"] = 10
     (tmp_path / "run.json").write_text(json.dumps(printed))
-    args = ["--root", str(tmp_path), "train", "--config", str(tmp_path / "run.json"), "--set", "train.steps=6", "train.warmup_steps=1", "model.d_model=32", "preset=mine", "--quiet"]
+    sets = ["train.steps=6", "train.warmup_steps=1", "model.d_model=32", "preset=mine"]
+    args = ["--root", str(tmp_path), "train", "--config", str(tmp_path / "run.json"), "--set", *sets, "--quiet"]
     assert main(args) == 0
     saved = json.loads((tmp_path / "mine" / "config.json").read_text())
     assert saved["train"]["steps"] == 6 and saved["model"]["d_model"] == 32 and saved["model"]["n_layers"] == 1  # --set wins over the file

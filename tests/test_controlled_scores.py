@@ -5,11 +5,9 @@ import torch
 from handbuilt import induction_model, positional_model
 
 from circuits.data import training_lengths
-from circuits.model import build_bridge
 from circuits.presets import PRESETS, preset
-from probes.inputs import induction_lengths, prefix_period
 from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs
+from probes.inputs import ProbeInputs, induction_lengths, prefix_period
 from probes.suite import attention_probe
 
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
@@ -35,7 +33,7 @@ def test_positional_heads_score_below_point_two_under_every_preset(name):
     offsets = shortcut_offsets(config)
     heads = [(layer, head) for layer in range(config.model.n_layers) for head in range(config.model.n_heads)]
     for start in range(0, len(offsets), len(heads)):
-        chosen = dict(zip(heads, offsets[start : start + len(heads)]))
+        chosen = dict(zip(heads, offsets[start : start + len(heads)], strict=False))
         state = positional_model(config.model, chosen)
         rows = attention_probe(Checkpoint.native(config, state), inputs)
         for metric in CONTENT_SCORES:

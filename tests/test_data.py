@@ -30,7 +30,7 @@ def test_repeated_tokens_vary_period_and_offset_and_never_use_held_out_periods()
     batch = make_sampler(config.data, config.model)(256, torch.Generator().manual_seed(0))
     assert batch.shape == (256, config.data.seq_len)
     assert (batch[:, 0] == BOS).all() and (batch[:, 1:] != BOS).all()
-    periods, starts = zip(*(_period(row) for row in batch))
+    periods, starts = zip(*(_period(row) for row in batch), strict=False)
     allowed = set(training_lengths(config.data))
     # a chance match can make the detected period shorter than the planted one, never longer
     assert len(set(periods)) > 15 and len(set(starts)) > 15
@@ -43,8 +43,8 @@ def test_markov_chains_follow_a_per_sequence_bigram_matrix():
     batch = make_sampler(config.data, config.model)(64, torch.Generator().manual_seed(0))
     assert (batch[:, 0] == BOS).all() and (batch[:, 1:] >= 1).all() and (batch < config.model.d_vocab).all()
     # 4 states, sparse Dirichlet rows: a sequence's successors of a state are concentrated — far fewer distinct bigrams than uniform
-    distinct = sum(len(set(zip(row[1:-1].tolist(), row[2:].tolist()))) for row in batch) / len(batch)
-    uniform = sum(len(set(zip(row[1:-1].tolist(), row[2:].tolist())))
+    distinct = sum(len(set(zip(row[1:-1].tolist(), row[2:].tolist(), strict=False))) for row in batch) / len(batch)
+    uniform = sum(len(set(zip(row[1:-1].tolist(), row[2:].tolist(), strict=False)))
                   for row in torch.randint(1, config.model.d_vocab, batch.shape)) / len(batch)
     assert distinct < 0.8 * uniform
 

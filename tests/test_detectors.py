@@ -3,10 +3,9 @@ import torch
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from probes.detectors import (attention_patterns, duplicate_token_score, induction_score, induction_target,
-                              previous_token_score)
-from probes.inputs import induction_probe, prefix_matching_probe
 from circuits.presets import preset
+from probes.detectors import attention_patterns, duplicate_token_score, induction_score, induction_target, previous_token_score
+from probes.inputs import induction_probe, prefix_matching_probe
 
 
 def reference_scores(patterns, tokens, rule) -> torch.Tensor:

@@ -6,10 +6,23 @@ import math
 import pytest
 import torch
 
-from probes.emergence import (NOT_SUPPORTED, SHARP_METRICS, SMOOTH_METRICS, ambiguous_positions, capability_curves,
-                              continuation_metrics, control_sentence, edit_distance, error_correlation,
-                              independence_sentence, manufactured_sentence, mechanism_sentence, per_sequence,
-                              size_sentence, transitions)
+from probes.emergence import (
+    NOT_SUPPORTED,
+    SHARP_METRICS,
+    SMOOTH_METRICS,
+    ambiguous_positions,
+    capability_curves,
+    continuation_metrics,
+    control_sentence,
+    edit_distance,
+    error_correlation,
+    independence_sentence,
+    manufactured_sentence,
+    mechanism_sentence,
+    per_sequence,
+    size_sentence,
+    transitions,
+)
 from probes.icl import PhaseChange
 
 
@@ -86,7 +99,7 @@ def _rows(p: list[float], em: list[float] | None = None, L: int = 5, rho: float 
     """Synthetic capability rows: EM = p^L unless given; smooth metrics follow p."""
     em = em if em is not None else [x**L for x in p]
     rows = []
-    for step, a, e in zip(STEPS, p, em):
+    for step, a, e in zip(STEPS, p, em, strict=False):
         rows.append({"step": step, "L": L, "L_full": 20, "top1_accuracy": a, "exact_match": e, "independent_match": a**L,
                      "match_ratio": e / a**L if a else float("nan"), "exact_match_full": a**20,
                      "independent_match_full": a**20, "match_ratio_full": 1.0, "error_correlation": rho,
@@ -141,7 +154,7 @@ def test_control_sentence_flips_when_the_control_jumps():
 
 def _size_rows(p: list[float], em: list[float]) -> list[dict]:
     return [{"d_model": d, "top1_accuracy": a, "exact_match_full": e, "independent_match_full": a**20, "L_full": 20,
-             "log_prob": math.log(a), "edit_distance_full": 20 * (1 - a)} for d, a, e in zip((16, 32, 64, 128), p, em)]
+             "log_prob": math.log(a), "edit_distance_full": 20 * (1 - a)} for d, a, e in zip((16, 32, 64, 128), p, em, strict=False)]
 
 
 def test_size_sentence_flips_when_exact_match_rises_no_more_than_p_or_p_to_the_L_misses_it():

@@ -7,11 +7,10 @@ from builders import tiny_config, tiny_data, tiny_train
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
-from probes.interventions import FastEngine
 from circuits.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
 from circuits.train import train
-from probes.function_vectors import (FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits,
-                                     mean_head_activations, top_heads)
+from probes.function_vectors import FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits, mean_head_activations, top_heads
+from probes.interventions import FastEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from fv_speed import naive_indirect_effects  # noqa: E402 - the benchmark's Todd-style per-head patching loop
@@ -90,8 +89,8 @@ def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
 def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
     """Runs the whole fv probe under the runtime shape/type checks, on a tiny fv-mix model."""
     from circuits.config import RunConfig
-    from probes.fv_analysis import fv_probe
     from probes.checkpoint import Checkpoint
+    from probes.fv_analysis import fv_probe
     from probes.inputs import ProbeInputs
 
     bridge, fast, _ = fv_tiny

@@ -20,7 +20,7 @@ def test_locator_brackets_a_sigmoid_transition_and_finds_its_steepest_interval()
     change = locate_phase_change(steps, values)
     assert change.start <= 500 <= change.end and change.end - change.start <= 250
     assert change.steepest == (500, 550)
-    crossing = next(s for s, v in zip(steps, values) if v >= 0.5)
+    crossing = next(s for s, v in zip(steps, values, strict=False) if v >= 0.5)
     assert change.start <= crossing <= change.end
     falling = locate_phase_change(steps, [-v for v in values])  # the ICL score falls
     assert (falling.start, falling.end) == (change.start, change.end) and falling.change < 0
@@ -46,7 +46,7 @@ def test_locator_detects_a_sigmoid_on_log_spaced_checkpoints_around_its_midpoint
     change = locate_phase_change(steps, values)
     assert change.detected and change.reason == ""
     assert change.start <= 1000 <= change.end and change.end - change.start <= 450
-    noisy = [v + 0.02 * float(e) for v, e in zip(values, torch.randn(len(steps), generator=torch.Generator().manual_seed(0)))]
+    noisy = [v + 0.02 * float(e) for v, e in zip(values, torch.randn(len(steps), generator=torch.Generator().manual_seed(0)), strict=False)]
     assert locate_phase_change(steps, noisy).detected
 
 

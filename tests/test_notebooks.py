@@ -1,5 +1,4 @@
 """Every notebook executes top to bottom (outputs are not compared); runs are shared through the checkpoint store."""
-import os
 import time
 from pathlib import Path
 

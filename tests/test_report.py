@@ -2,8 +2,8 @@ import json
 import re
 import shutil
 
-from icl_workbench import main
 from circuits.store import RunStore
+from icl_workbench import main
 
 
 def test_analyze_and_report_write_a_self_contained_html_report(tiny_run, tmp_path, capsys):

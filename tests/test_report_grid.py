@@ -29,7 +29,7 @@ FLAT = [3.4 - 0.0005 * i + (0.005 if i % 2 else -0.005) for i in range(len(STEPS
 def _write_run(job, repeat: list[float], eval_loss: float, analysis: tuple[float, list[float]] | None) -> None:
     job.out.mkdir(parents=True, exist_ok=True)
     (job.out / CONFIG_FILE).write_text(job.config.to_json())
-    rows = [{"step": s, "eval/loss": eval_loss + 0.1 * (s < 500), "eval/repeat_loss": r} for s, r in zip(STEPS, repeat)]
+    rows = [{"step": s, "eval/loss": eval_loss + 0.1 * (s < 500), "eval/repeat_loss": r} for s, r in zip(STEPS, repeat, strict=False)]
     (job.out / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
     if analysis is not None:
         icl, heads = analysis

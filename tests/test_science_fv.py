@@ -3,9 +3,9 @@ the patching method's own sanity check (Todd et al. 2024, arXiv 2310.15213)."""
 import pytest
 
 from circuits.model import FastTransformer
-from probes.interventions import FastEngine
 from circuits.tasks import default_suite
 from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations
+from probes.interventions import FastEngine
 from probes.report import write_report
 from probes.seeds import saved_claims, summarize
 from probes.sweep import run_sweep

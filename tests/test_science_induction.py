@@ -1,7 +1,7 @@
 """The induction phase change on a CPU (issue 2's science claims), on the real default presets."""
-import pytest
-
 import math
+
+import pytest
 
 from circuits.data import training_lengths
 from probes.detectors import content_scores, controlled_induction_score, induction_target
