@@ -183,6 +183,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_grid_finishes_runs_identically_and_reports_failures(ray_cluster, process_grid, spec, tmp_path):
     """The process-pool grid, copied with every run cut back before its last checkpoint, finished on Ray: the final
     weights equal the pool's (train resumes exactly). Starting from checkpoints also keeps each Ray worker from

@@ -19,6 +19,7 @@ def series(request, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_analyze_and_report_a_folder_of_revisions(series, tmp_path, capsys):
     out = tmp_path / "analysis-run"
     assert main(["analyze", "--hf", str(series), "--out", str(out), "--quiet"]) == 0

@@ -76,6 +76,7 @@ def test_injection_agrees_and_is_a_residual_add(engines):
     torch.testing.assert_close(fast.inject(tokens, 0 * vectors, 0), fast.logits(tokens)[:, -1], atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_ablation_effects_agree_on_the_same_weights(engines):
     hook, fast, cfg = engines
     config = tiny_config(model=dict(n_layers=3, **{k: getattr(cfg, k) for k in ("attn_only", "act_fn", "normalization", "positional")}))
