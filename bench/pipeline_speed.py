@@ -18,7 +18,7 @@ BUDGETS = {"train": 120.0, "analyze": 60.0, "report": None, "demo total": 180.0}
 
 def stage(name: str, args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "circuits", *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "icl_workbench", *args], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
