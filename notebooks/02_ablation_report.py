@@ -33,7 +33,7 @@ from circuits.presets import preset
 from probes.ablation import ABLATIONS, ablation_effects, head_set_mask
 from probes.checkpoint import RunSource
 from probes.inputs import ProbeInputs
-from probes.thresholds import INDUCTION_THRESHOLD
+from probes.metrics import INDUCTION_THRESHOLD
 from workbench import analyze, report, train_run
 
 torch.set_num_threads(2)

@@ -23,7 +23,7 @@
 #   beside p^L, over training and over model size (`attn-only-2l` with d_model 64 and 128; `BIG` adds 16 and 32);
 # * **the phase-change locator's verdict** per metric and run: a transition needs a change of several noise floors
 #   (a bootstrap over the probe sequences, or the curve's own checkpoint-to-checkpoint jitter) inside a window
-#   narrow in steps and in log-steps (`probes.thresholds`) — otherwise it says why not;
+#   narrow in steps and in log-steps (`probes.metrics`) — otherwise it says why not;
 # * **the 1-layer control** (`attn-only-1l`), which cannot build an induction head and should show no transition.
 #
 # Every sentence under "What to notice" is built from these runs' numbers (`probes.emergence.what_to_notice`), next
@@ -102,7 +102,7 @@ fig
 # %% [markdown]
 # ## The phase-change locator's verdict, per metric and run
 # A transition is declared only if the change exceeds `PHASE_NOISE_MULTIPLE` noise floors and the 10%→90% window
-# is narrow in steps and in log-steps (`probes.thresholds`); otherwise the reason is given.
+# is narrow in steps and in log-steps (`probes.metrics`); otherwise the reason is given.
 
 # %%
 lines = ["| run | metric | verdict | 10%→90% window | first → last | noise floor |", "|---|---|---|---|---|---|"]

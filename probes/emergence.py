@@ -45,7 +45,7 @@ from probes.checkpoint import RunSource
 from probes.icl import PhaseChange, locate_phase_change, robust_noise
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine
-from probes.thresholds import CORRELATION_NOISE_MULTIPLE, MANUFACTURED_MAX_P_SHARE, SIZE_MAX_PREDICTION_ERROR, SIZE_MIN_AMPLIFICATION
+from probes.metrics import CORRELATION_NOISE_MULTIPLE, MANUFACTURED_MAX_P_SHARE, SIZE_MAX_PREDICTION_ERROR, SIZE_MIN_AMPLIFICATION
 
 EXACT_MATCH_LENGTH = 5  # L of the short continuation; the full one is n − 1 = 28 tokens for attn-only runs
 BOOTSTRAP_RESAMPLES = 200

@@ -11,8 +11,7 @@ import torch
 
 from probes.claims import Claim, fmt, label, make_claim
 from probes.icl import PhaseChange, locate_phase_change
-from probes.table import Row, select
-from probes.thresholds import (
+from probes.metrics import (
     ABLATION_BEATS_RANDOM,
     ABLATION_MIN_NATS,
     ICL_SCORE_THRESHOLD,
@@ -21,6 +20,7 @@ from probes.thresholds import (
     K_COMPOSITION_RATIO,
     PREVIOUS_TOKEN_THRESHOLD,
 )
+from probes.table import Row, select
 
 Head = tuple[int, int]
 

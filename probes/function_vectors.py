@@ -29,7 +29,7 @@ from torch import Tensor
 from circuits.tasks import TaskSuite, check_prompt_size, prompts
 from probes.ablation import single_head_conditions
 from probes.interventions import Engine, last_position_patch
-from probes.thresholds import AIE_NOISE_MULTIPLE, FV_MIN_AIE
+from probes.metrics import AIE_NOISE_MULTIPLE, FV_MIN_AIE
 
 FV_SEED = 1_2024
 
@@ -151,7 +151,7 @@ def top_heads(scores: Float[Tensor, "n_layers n_heads"], k: int, exclude: Sequen
 def fv_heads(aie: Float[Tensor, "n_layers n_heads"], se: Float[Tensor, "n_layers n_heads"], k: int,
              exclude: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """FV heads with a noise floor: the k best heads by AIE among those whose AIE ≥ max(FV_MIN_AIE,
-    AIE_NOISE_MULTIPLE × its standard error) (probes.thresholds); possibly fewer than k, possibly none."""
+    AIE_NOISE_MULTIPLE × its standard error) (probes.metrics); possibly fewer than k, possibly none."""
     floor = (AIE_NOISE_MULTIPLE * se).clamp_min(FV_MIN_AIE)
     ranked = top_heads(aie, aie.numel(), exclude)
     return [h for h in ranked if aie[h] >= floor[h]][:k]

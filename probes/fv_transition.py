@@ -1,7 +1,7 @@
 """The induction → FV transition, per head, from the sweep table (Yin & Steinhardt 2025, arXiv 2502.14010; Todd et
 al. 2024, arXiv 2310.15213), and the FV claims of a run.
 
-Per head, with one relative criterion for both scores (`probes.thresholds`):
+Per head, with one relative criterion for both scores (`probes.metrics`):
   noise floor     induction: max(INDUCTION_NOISE_FLOOR, the largest |controlled score| at the first checkpoint);
                   AIE: max(FV_MIN_AIE, AIE_NOISE_MULTIPLE × the AIE's standard error at the last checkpoint)
   onset           first checkpoint where the score reaches floor + ONSET_FRACTION·(peak − floor), defined only when
@@ -22,8 +22,7 @@ import torch
 from probes.claims import Claim, fmt, make_claim
 from probes.findings import induction_noise_floor
 from probes.function_vectors import FVSettings, fv_heads
-from probes.table import Row, select
-from probes.thresholds import (
+from probes.metrics import (
     ABLATION_BEATS_RANDOM,
     AIE_NOISE_MULTIPLE,
     FEW_SHOT_MIN_GAIN,
@@ -33,6 +32,7 @@ from probes.thresholds import (
     ONSET_FRACTION,
     SIGNATURE_MIN_DROP,
 )
+from probes.table import Row, select
 
 Series = list[tuple[int, float]]
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from circuits.model import token_losses
 from probes.interventions import Engine
-from probes.thresholds import PHASE_MAX_LOG_WINDOW_FRACTION, PHASE_MAX_WINDOW_FRACTION, PHASE_NOISE_MULTIPLE
+from probes.metrics import PHASE_MAX_LOG_WINDOW_FRACTION, PHASE_MAX_WINDOW_FRACTION, PHASE_NOISE_MULTIPLE
 
 EARLY_FRACTION = 0.1
 LATE_FRACTION = 0.9
@@ -122,7 +122,7 @@ def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1,
 
     `detected` is True only if |after − before| exceeds `PHASE_NOISE_MULTIPLE` × `noise` and the
     window covers at most `PHASE_MAX_WINDOW_FRACTION` of the step range and `PHASE_MAX_LOG_WINDOW_FRACTION` of the
-    log(1 + step) range (probes.thresholds) — the "sudden" of Olsson et al. 2022 (arXiv 2209.11895), and the check
+    log(1 + step) range (probes.metrics) — the "sudden" of Olsson et al. 2022 (arXiv 2209.11895), and the check
     Schaeffer, Miranda & Koyejo 2023 (arXiv 2304.15004) ask for before calling a curve emergent. `noise` is a noise
     floor on the metric's scale (e.g. a bootstrap std over probe sequences); None estimates it from the series
     (`robust_noise`). A flat or constant series gives detected=False, never an exception; a series with NaN or

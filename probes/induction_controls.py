@@ -19,8 +19,8 @@ from probes import detectors
 from probes.ablation import ablation_effects, head_set_mask
 from probes.checkpoint import Checkpoint
 from probes.inputs import ProbeInputs
+from probes.metrics import ABLATION_RANDOM_SETS, INDUCTION_THRESHOLD
 from probes.table import Row, head_rows, model_row
-from probes.thresholds import ABLATION_RANDOM_SETS, INDUCTION_THRESHOLD
 
 Head = tuple[int, int]
 

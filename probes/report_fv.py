@@ -7,8 +7,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from probes.fv_transition import Transition, final, transition_analysis
+from probes.metrics import INDUCTION_THRESHOLD
 from probes.table import Row, select
-from probes.thresholds import INDUCTION_THRESHOLD
 
 ACCURACIES = {"few_shot_accuracy": "10-shot", "zero_shot_accuracy": "zero-shot", "shuffled_accuracy": "10-shot shuffled labels"}
 ABLATED = ("fv", "induction", "fv_excl", "induction_excl")

@@ -7,8 +7,8 @@ from icl_workbench import main
 from probes.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
 from probes.findings import compute_findings
 from probes.inputs import induction_probe
+from probes.metrics import INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD
 from probes.sweep import run_sweep
-from probes.thresholds import INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD
 
 pytestmark = pytest.mark.slow
 

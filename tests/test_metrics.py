@@ -1,0 +1,23 @@
+"""Metric names live in one module (probes.metrics.METRICS): the probes emit only declared names."""
+from __future__ import annotations
+
+from probes.metrics import METRICS, is_declared
+from probes.suite import PROBES
+from probes.sweep import run_sweep
+
+
+def test_every_probe_has_its_metric_names_declared():
+    assert set(METRICS) == set(PROBES)
+
+
+def test_a_sweep_emits_only_declared_metric_names(tiny_run):
+    table = run_sweep(tiny_run, progress=False)
+    undeclared = {(r["probe"], r["metric"]) for r in table if not is_declared(r["probe"], r["metric"])}
+    assert not undeclared, sorted(undeclared)[:10]
+
+
+def test_undeclared_names_are_caught():
+    assert not is_declared("attention", "induction_score")
+    assert not is_declared("ablation", "gaussian/loss")
+    assert not is_declared("nope", "loss")
+    assert is_declared("weights", "k_composition/from/0.3") and is_declared("fv", "ablate_fv_excl/icl_score_change")
