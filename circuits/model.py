@@ -67,11 +67,12 @@ class Rotary(nn.Module):
         self.register_buffer("cos", freqs.cos().repeat_interleave(2, dim=-1), persistent=False)
         self.register_buffer("sin", freqs.sin().repeat_interleave(2, dim=-1), persistent=False)
 
-    def forward(self, x: Float[Tensor, "*batch pos d_head"]) -> Float[Tensor, "*batch pos d_head"]:
-        seq = x.shape[-2]
+    def forward(self, x: Float[Tensor, "*batch pos d_head"], offset: int = 0) -> Float[Tensor, "*batch pos d_head"]:
+        """Rotate positions offset … offset + pos − 1 (offset > 0: a suffix of a longer sequence)."""
+        where = slice(offset, offset + x.shape[-2])
         pairs = rearrange(x, "... (d two) -> ... d two", two=2)
         rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)  # (x0, x1) -> (-x1, x0)
-        return x * self.cos[:seq] + rotated * self.sin[:seq]
+        return x * self.cos[where] + rotated * self.sin[where]
 
 
 class Attention(nn.Module):
@@ -92,16 +93,24 @@ class Attention(nn.Module):
         return self.o(rearrange(z, "b p h d -> b p (h d)"))
 
     def head_z(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos n_heads d_head"]:
-        batch, pos, _ = x.shape
+        return self.attend(*self.qkv(x))
+
+    def qkv(self, x: Float[Tensor, "batch pos d_model"], offset: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v as [(batch heads), pos, d_head], rotary applied to q and k at positions offset … (one fused matmul)."""
         weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
         bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
         q, k, v = rearrange(F.linear(x, weight, bias), "b p (three h d) -> three (b h) p d", three=3, h=self.n_heads)
         if self.rotary is not None:
-            q, k = self.rotary(q), self.rotary(k)
+            q, k = self.rotary(q, offset), self.rotary(k, offset)
+        return q, k, v
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Float[Tensor, "batch pos n_heads d_head"]:
+        """Causal attention of q over k, v ([(batch heads), pos, d_head] each) → z."""
+        pos = q.shape[1]
         mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
         scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale)  # [(b h), q, k]
         z = torch.bmm(scores.softmax(-1), v)  # [(b h), q, d_head]
-        return rearrange(z, "(b h) p d -> b p h d", b=batch)
+        return rearrange(z, "(b h) p d -> b p h d", h=self.n_heads)
 
 
 class MLP(nn.Module):

@@ -86,12 +86,12 @@ def check_fits(tokens: Tensor, n_ctx: int) -> None:
 
 
 def run_in_chunks(conditions: Bool[Tensor, "cond n_layers n_heads"], batch: int, group: Tensor,
-                  run: Callable[[int, Tensor], Tensor]) -> Tensor:
-    """`run(group_value, condition_indices)` over chunks of at most MAX_ROWS sequences of conditions sharing a
+                  run: Callable[[int, Tensor], Tensor], max_rows: int = MAX_ROWS) -> Tensor:
+    """`run(group_value, condition_indices)` over chunks of at most `max_rows` sequences of conditions sharing a
     `group` value, results stacked to [cond, batch, …]."""
     out: Tensor | None = None
     for key in group.unique().tolist():
-        for chunk in (group == key).nonzero().squeeze(1).split(max(1, MAX_ROWS // batch)):
+        for chunk in (group == key).nonzero().squeeze(1).split(max(1, max_rows // batch)):
             result = run(key, chunk)
             result = result.view(len(chunk), batch, *result.shape[1:])
             if out is None:
@@ -170,7 +170,11 @@ class HookEngine:
 
 
 class FastEngine:
-    """The engine on `FastTransformer` (same weights as the native bridge): edits start at the first edited layer."""
+    """The engine on `FastTransformer` (same weights as the native bridge): edits start at the first edited layer.
+
+    A last-position edit (values equal to the clean z everywhere but the last position, with only the last logits
+    read) changes nothing before the last position in any layer (attention is causal), so from the edited layer on
+    only the last position is recomputed, attending over the clean keys and values cached by `clean`."""
 
     def __init__(self, fast: Any):
         self.fast, cfg = fast, fast.cfg
@@ -180,29 +184,71 @@ class FastEngine:
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
         check_fits(tokens, self.n_ctx)
-        x, resid, zs = self.fast.embedding(tokens.to(self.device)), [], []
+        x, resid, zs, kv = self.fast.embedding(tokens.to(self.device)), [], [], []
         for block in self.fast.blocks:
-            z = block.attn.head_z(block.ln1(x))
+            q, k, v = block.attn.qkv(block.ln1(x))
+            z = block.attn.attend(q, k, v)
             resid.append(x)
             zs.append(z)
+            kv.append((k, v))
             x = block.finish(x, z)
         cpu = [t.cpu() for t in (*resid[1:], x)]
-        return CleanRun([z.cpu() for z in zs], cpu, self.fast.logits(x[:, -1:])[:, 0].cpu(), (resid, x, zs))
+        return CleanRun([z.cpu() for z in zs], cpu, self.fast.logits(x[:, -1:])[:, 0].cpu(), (resid, x, zs, kv))
 
     @torch.no_grad()
     def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
                     readout: Readout, last_only: bool = False) -> Tensor:
         batch = clean.z[0].shape[0]
         values = [v.to(self.device) for v in values]
-        run = lambda start, chunk: readout(self._run_from(clean, start, conditions[chunk].to(self.device), values, last_only).cpu(), len(chunk))  # noqa: E731
-        return run_in_chunks(conditions, batch, first_edited_layer(conditions), run)
+        step, rows = (self._run_last, MAX_ROWS * clean.z[0].shape[1]) if self._last_edit(clean, conditions, values, last_only) else (
+            lambda c, s, k, v: self._run_from(c, s, k, v, last_only), MAX_ROWS)
+
+        def run(start: int, chunk: Tensor) -> Tensor:
+            return readout(step(clean, start, conditions[chunk].to(self.device), values).cpu(), len(chunk))
+
+        return run_in_chunks(conditions, batch, first_edited_layer(conditions), run, rows)
+
+    @staticmethod
+    def _last_edit(clean: CleanRun, conditions: Tensor, values: list[Tensor], last_only: bool) -> bool:
+        """Only the last logits are read and every edited layer's values equal its clean z before the last position."""
+        zs = clean.private[2]
+        edited = conditions.any(0).any(1).tolist()
+        return last_only and all(torch.equal(values[l][:, :-1], zs[l][:, :-1]) for l, on in enumerate(edited) if on)
+
+    def _run_last(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor]) -> Tensor:
+        """Last-position logits [(c·batch), 1, vocab] of conditions first edited at `start`, recomputing only the
+        last position from `start` on."""
+        resid, final, zs, kv = clean.private
+        n_cond, batch, pos, blocks = conditions.shape[0], zs[0].shape[0], zs[0].shape[1], self.fast.blocks
+        tile = lambda t: repeat(t[:, -1:], "b p ... -> (c b) p ...", c=n_cond)  # noqa: E731
+        if start == len(blocks):
+            return self.fast.logits(tile(final))
+        x = tile(resid[start])
+        for layer in range(start, len(blocks)):
+            block = blocks[layer]
+            z = tile(zs[layer]) if layer == start else self._attend_last(block.attn, block.ln1(x), kv[layer], n_cond, pos)
+            if conditions[:, layer].any():
+                z = patched(z, conditions[:, layer], values[layer][:, -1:], batch)
+            x = block.finish(x, z)
+        return self.fast.logits(x)
+
+    @staticmethod
+    def _attend_last(attn: Any, x: Tensor, clean_kv: tuple[Tensor, Tensor], n_cond: int, pos: int) -> Tensor:
+        """z at the last position ([(c·b), 1, heads, d_head]) for new last-position inputs `x`, attending over the
+        clean keys/values of the earlier positions (shared by all conditions) and the new last key/value."""
+        q, k, v = (rearrange(t, "(c bh) p d -> c bh p d", c=n_cond) for t in attn.qkv(x, offset=pos - 1))
+        keys, vals = clean_kv[0][:, :-1], clean_kv[1][:, :-1]  # [(b h), pos − 1, d]
+        scores = torch.cat([torch.matmul(q, keys.transpose(1, 2)), (q * k).sum(-1, keepdim=True)], -1) * attn.scale
+        probs = scores.softmax(-1)  # [c, (b h), 1, pos]
+        z = torch.matmul(probs[..., :-1], vals) + probs[..., -1:] * v
+        return rearrange(z, "c (b h) p d -> (c b) p h d", h=attn.n_heads)
 
     def _run_from(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor], last_only: bool) -> Tensor:
         """Logits of conditions whose first edited layer is `start`; with `last_only` the last block's position-wise
         part and the unembedding run on the last position alone."""
         n_cond, batch, blocks = conditions.shape[0], clean.z[0].shape[0], self.fast.blocks
         keep = slice(-1, None) if last_only else slice(None)
-        resid, final, zs = clean.private  # on the engine's device
+        resid, final, zs, _ = clean.private  # on the engine's device
         if start == len(blocks):  # nothing edited: the clean run
             return self.fast.logits(repeat(final[:, keep], "b p m -> (c b) p m", c=n_cond))
         x = repeat(resid[start], "b p m -> (c b) p m", c=n_cond)

@@ -118,3 +118,18 @@ def test_the_hook_engine_on_hugging_face_bridges_equals_the_per_head_loop(hf_bri
         for name in ("loss", "icl_score", "repeat_loss"):
             torch.testing.assert_close(ours[kind][name], naive[name], atol=1e-5, rtol=0, msg=f"{kind}/{name}")
         assert ours[kind]["loss"].abs().max() > 0  # the ablations do something on these weights
+
+
+def test_a_last_position_patch_recomputes_only_the_last_position(engines, monkeypatch):
+    """Todd's patch edits only the last position: the fast engine takes its last-position path (and a full edit the
+    full one), with the same numbers as the hook engine (test above)."""
+    _, fast, cfg = engines
+    tokens = torch.randint(0, cfg.d_vocab, (4, 12), generator=torch.Generator().manual_seed(6))
+    clean = fast.clean(tokens)
+    conditions = single_head_conditions(cfg.n_layers, cfg.n_heads)
+    last = last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])
+    monkeypatch.setattr(FastEngine, "_run_from", lambda *a: pytest.fail("the full recompute ran for a last-position patch"))
+    fast.patch_heads(clean, conditions, last, lambda logits, n: logits, last_only=True)
+    monkeypatch.setattr(FastEngine, "_run_last", lambda *a: pytest.fail("the last-position path ran for a full edit"))
+    with pytest.raises(pytest.fail.Exception, match="full recompute"):
+        fast.patch_heads(clean, conditions, [torch.zeros_like(z) for z in clean.z], lambda logits, n: logits, last_only=True)
