@@ -58,6 +58,7 @@ class Findings:
     random_set_ablation: list[float]  # Δ repeat loss of every other same-size head set (the control)
     clean: dict[str, float]  # clean loss / ICL score / repeat loss at the last checkpoint
     icl_start: float  # the ICL score at the first checkpoint
+    native: bool  # one of our runs (held-out periods, training text, first checkpoint at initialisation)
     claims: list[Claim]
 
     def to_dict(self) -> dict:
@@ -84,8 +85,13 @@ def _ablation_table(table: list[Row]) -> dict[str, dict[str, float]]:
     return out
 
 
-def compute_findings(table: list[Row]) -> Findings:
-    """Facts from the sweep table (no model is run: the joint ablation comes from the `induction_controls` probe)."""
+def compute_findings(table: list[Row], native: bool = True) -> Findings:
+    """Facts from the sweep table (no model is run: the joint ablation comes from the `induction_controls` probe).
+
+    `native`: a run of ours, whose first checkpoint is the initialisation (its largest |score| is the induction noise
+    floor) and whose probes use held-out repeat periods and training text. Otherwise (a Hugging Face series, which
+    may start at a trained revision) the floor is INDUCTION_NOISE_FLOOR and the sentences name the [BOS, r, r]
+    probes instead."""
     induction = select(table, "attention", "induction")
     final = {head: points[-1][1] for head, points in induction.items()}
     top = max(final, key=final.get)
@@ -99,13 +105,14 @@ def compute_findings(table: list[Row]) -> Findings:
         raw_scores={label(h): v for h, v in final_scores(table, "attention", "induction/raw").items()},
         control_scores={label(h): v for h, v in final_scores(table, "attention", "induction/control").items()},
         crossing_step=first_crossing(induction[top], INDUCTION_THRESHOLD),
-        induction_change=locate_phase_change(steps, [v for _, v in induction[top]], noise=induction_noise_floor(induction)),
+        induction_change=locate_phase_change(steps, [v for _, v in induction[top]],
+                                             noise=induction_noise_floor(induction) if native else INDUCTION_NOISE_FLOOR),
         icl_change=locate_phase_change(steps, icl), previous_token_head=partner, previous_token_score=prev,
         k_composition=kcomp,
         k_composition_baseline=final_scores(table, "weights", "k_composition/random_baseline").get((None, None)),
         ablation=_ablation_table(table), set_ablation=joint, random_set_ablation=random_sets,
         clean={m: final_scores(table, "icl", m)[(None, None)] for m in ("loss", "icl_score", "repeat_loss")},
-        icl_start=icl[0],
+        icl_start=icl[0], native=native,
     )
     return Findings(**facts, claims=induction_claims(facts))
 
@@ -137,7 +144,7 @@ def _head_claim(f: dict) -> Claim:
     return make_claim(
         "induction/head", f"a head becomes an induction head (content-controlled score ≥ {INDUCTION_THRESHOLD})",
         value >= INDUCTION_THRESHOLD, value, control,
-        f"best head {top}: controlled induction score {fmt(value)} on held-out repeat periods (raw {fmt(raw)} − "
+        f"best head {top}: controlled induction score {fmt(value)} on {_repeats(f)} (raw {fmt(raw)} − "
         f"content control {fmt(control)}); flagged heads: {heads}.")
 
 
@@ -159,8 +166,13 @@ def _icl_claim(f: dict) -> Claim:
     return make_claim(
         "icl/uses_context", f"the model uses its context (ICL score ≤ {ICL_SCORE_THRESHOLD} nats)",
         value <= ICL_SCORE_THRESHOLD, value, start,
-        f"ICL score (loss at 90% − loss at 10% of the context, ±2-token windows; negative ⇒ uses context) {fmt(value)} nats at the last "
+        f"ICL score on {'training text' if f['native'] else _repeats(f) + ' (no natural text is shipped: a copy score)'} "
+        f"(loss at 90% − loss at 10% of the context, ±2-token windows; negative ⇒ uses context) {fmt(value)} nats at the last "
         f"checkpoint vs {fmt(start)} at the first{window}.")
+
+
+def _repeats(f: dict) -> str:
+    return "held-out repeat periods" if f["native"] else "[BOS, r, r] probes of random tokens in the model's vocabulary"
 
 
 def _partner_claim(f: dict) -> Claim:
@@ -186,7 +198,7 @@ def _ablation_claim(f: dict) -> Claim:
         f"mean-ablating the induction heads together breaks induction (Δ repeat loss ≥ {ABLATION_MIN_NATS} nats, "
         f"more than {ABLATION_BEATS_RANDOM:.0%} of the other same-size head sets)",
         value >= ABLATION_MIN_NATS and beaten >= ABLATION_BEATS_RANDOM, value, control,
-        f"ablating {len(f['induction_heads'])} head(s) raises held-out repeat loss by {fmt(value)} nats vs a median "
+        f"ablating {len(f['induction_heads'])} head(s) raises the repeat loss on {_repeats(f)} by {fmt(value)} nats vs a median "
         f"{fmt(control)} for the {len(others)} other same-size head sets (larger than {beaten:.0%} of them) and "
         f"removes {share:.0%} of the ICL score.")
 

@@ -12,6 +12,7 @@ No rows but `random_sets` = 0 when no head reaches the threshold.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 
@@ -33,12 +34,18 @@ def flagged_heads(scores: torch.Tensor) -> list[Head]:
 
 
 def other_sets(heads: list[Head], n_layers: int, n_heads: int) -> list[tuple[Head, ...]]:
-    """Every other head set of the same size; a seeded choice of ABLATION_RANDOM_SETS when there are more."""
-    every = itertools.combinations(itertools.product(range(n_layers), range(n_heads)), len(heads))
-    sets = [s for s in every if set(s) != set(heads)]
-    if len(sets) > ABLATION_RANDOM_SETS:
-        pick = torch.randperm(len(sets), generator=torch.Generator().manual_seed(0))[:ABLATION_RANDOM_SETS]
-        sets = [sets[i] for i in sorted(pick.tolist())]
+    """Every other head set of the same size, or — when there are more than ABLATION_RANDOM_SETS of them — that many
+    distinct sets drawn with a fixed seed (never enumerating all combinations: a 144-head model has ~5e8 sets of 5)."""
+    every = list(itertools.product(range(n_layers), range(n_heads)))
+    if math.comb(len(every), len(heads)) - 1 <= ABLATION_RANDOM_SETS:
+        return [s for s in itertools.combinations(every, len(heads)) if set(s) != set(heads)]
+    gen, chosen = torch.Generator().manual_seed(0), {frozenset(heads)}
+    sets: list[tuple[Head, ...]] = []
+    while len(sets) < ABLATION_RANDOM_SETS:
+        pick = tuple(sorted(every[i] for i in torch.randperm(len(every), generator=gen)[: len(heads)].tolist()))
+        if frozenset(pick) not in chosen:
+            chosen.add(frozenset(pick))
+            sets.append(pick)
     return sets
 
 

@@ -33,6 +33,12 @@ from torch import Tensor
 from circuits.errors import WorkbenchError
 
 MAX_ROWS = 512  # sequences per forward pass: larger batches run slower per row on CPU (cache misses)
+LOGIT_BYTES = 2**28  # … and at most 256 MiB of float32 logits per pass (a 50k-token vocabulary allows ~13 sequences of 100)
+
+
+def chunk_rows(pos: int, d_vocab: int) -> int:
+    """Sequences per forward pass for `pos` read-out positions: MAX_ROWS, fewer for a large vocabulary."""
+    return max(1, min(MAX_ROWS, LOGIT_BYTES // (4 * pos * d_vocab)))
 Readout = Callable[[Tensor, int], Tensor]  # (logits [(c·batch), pos, vocab], c) -> [(c·batch), …]
 
 
@@ -118,7 +124,7 @@ class HookEngine:
     def __init__(self, bridge: Any):
         self.bridge, cfg = bridge, bridge.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
-        self.device = next(bridge.parameters()).device
+        self.d_vocab, self.device = cfg.d_vocab, next(bridge.parameters()).device
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
@@ -141,7 +147,8 @@ class HookEngine:
             logits = self.bridge.run_with_hooks(repeat(tokens, "b p -> (c b) p", c=len(chunk)), fwd_hooks=hooks)
             return readout((logits[:, -1:] if last_only else logits).cpu(), len(chunk))
 
-        return run_in_chunks(conditions, batch, torch.zeros(len(conditions), dtype=torch.long), run)
+        rows = chunk_rows(1 if last_only else tokens.shape[1], self.d_vocab)
+        return run_in_chunks(conditions, batch, torch.zeros(len(conditions), dtype=torch.long), run, rows)
 
     @staticmethod
     def _replace(conds: Tensor, value: Tensor, batch: int):
@@ -179,7 +186,7 @@ class FastEngine:
     def __init__(self, fast: Any):
         self.fast, cfg = fast, fast.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
-        self.device = fast.embed.weight.device
+        self.d_vocab, self.device = cfg.d_vocab, fast.embed.weight.device
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
@@ -200,8 +207,9 @@ class FastEngine:
                     readout: Readout, last_only: bool = False) -> Tensor:
         batch = clean.z[0].shape[0]
         values = [v.to(self.device) for v in values]
-        step, rows = (self._run_last, MAX_ROWS * clean.z[0].shape[1]) if self._last_edit(clean, conditions, values, last_only) else (
-            lambda c, s, k, v: self._run_from(c, s, k, v, last_only), MAX_ROWS)
+        pos = clean.z[0].shape[1]
+        step, rows = (self._run_last, pos * chunk_rows(1, self.d_vocab)) if self._last_edit(clean, conditions, values, last_only) else (
+            lambda c, s, k, v: self._run_from(c, s, k, v, last_only), chunk_rows(1 if last_only else pos, self.d_vocab))
 
         def run(start: int, chunk: Tensor) -> Tensor:
             return readout(step(clean, start, conditions[chunk].to(self.device), values).cpu(), len(chunk))

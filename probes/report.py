@@ -17,12 +17,14 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from circuits.errors import WorkbenchError
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
 from probes.checkpoint import CheckpointSource
 from probes.findings import Findings, compute_findings, summary_lines
+from probes.inputs import model_period
 from probes.report_fv import fv_section
 from probes.sweep import as_source, load_notes, load_table
-from probes.table import Row, select
+from probes.table import Row, has_probe, select
 
 REPORT_DATA_FILE = "report_data.json"
 HEAD_METRICS = (("attention", "induction"), ("attention", "previous_token"), ("attention", "prefix_matching"), ("weights", "copying"))
@@ -93,7 +95,15 @@ def fig_snapshots(table: list[Row], f: Findings) -> go.Figure:
     return fig.update_layout(height=350, title="Induction scores before / during / after the phase change")
 
 
+def _empty(title: str, text: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, font_size=16)
+    return fig.update_layout(height=200, title=title, xaxis_visible=False, yaxis_visible=False)
+
+
 def fig_ablation(table: list[Row]) -> go.Figure:
+    if not has_probe(table, "ablation"):
+        return _empty("Ablation effects", "the ablation probe was not run on this table")
     kinds, names = ("zero", "mean", "resample"), ("loss", "icl_score", "repeat_loss")
     fig = make_subplots(rows=3, cols=3, subplot_titles=[f"{k} ablation: Δ {n.replace('_', ' ')}" for k in kinds for n in names],
                         horizontal_spacing=0.06, vertical_spacing=0.1)
@@ -113,9 +123,8 @@ def fig_kcomposition(table: list[Row], f: Findings) -> go.Figure:
     last = table[-1]["step"]
     rows = [r for r in table if r["step"] == last and r["metric"].startswith("k_composition/from/")]
     if not rows:
-        fig = go.Figure()
-        fig.add_annotation(text="single-layer model: no head can K-compose", showarrow=False, font_size=16)
-        return fig.update_layout(height=200, title="K-composition (Elhage)", xaxis_visible=False, yaxis_visible=False)
+        why = "single-layer model: no head can K-compose" if has_probe(table, "weights") else "the weights probe was not run on this table"
+        return _empty("K-composition (Elhage)", why)
     senders = sorted({r["metric"].rsplit("/", 1)[1] for r in rows})
     receivers = sorted({f"{r['layer']}.{r['head']}" for r in rows})
     value = {(r["metric"].rsplit("/", 1)[1], f"{r['layer']}.{r['head']}"): r["value"] for r in rows}
@@ -130,6 +139,16 @@ def _grid_data(table: list[Row], probe: str, metric: str) -> dict:
     return {"steps": steps, "values": grid.tolist()}
 
 
+def _inputs_note(source: CheckpointSource) -> str:
+    """What the probes fed a model that is not ours (our runs' inputs are described in the README)."""
+    if source.config is not None:
+        return ""
+    period = model_period(source.facts)
+    return (f"<p>Probe inputs: [BOS, r, r] with |r| = {period} uniform random tokens of the model's vocabulary "
+            f"({source.facts.d_vocab} ids, BOS id {source.facts.bos}). The ICL score and the ablation losses are measured "
+            f"on these sequences (no natural text is shipped), so they are copy scores, not text scores.</p>")
+
+
 def _page(source: CheckpointSource, lines: list[str], notes: dict[str, str], body: str, n_steps: int) -> str:
     name = source.config.preset if source.config is not None else f"{source.facts.architecture} checkpoints {source.path.name}"
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
@@ -137,16 +156,28 @@ def _page(source: CheckpointSource, lines: list[str], notes: dict[str, str], bod
     about = source.config.to_json() if source.config is not None else json.dumps(asdict(source.facts), indent=2)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>ICL circuits — {html.escape(name)}</title></head>"
             f"<body style='font-family:sans-serif;max-width:1200px;margin:auto'><h1>ICL circuits report: {html.escape(name)}</h1>"
-            f"<p>Source <code>{html.escape(str(source.path))}</code>, {n_steps} checkpoints.</p><h2>Summary</h2><ul>{summary}</ul>"
+            f"<p>Source <code>{html.escape(str(source.path))}</code>, {n_steps} checkpoints.</p>{_inputs_note(source)}"
+            f"<h2>Summary</h2><ul>{summary}</ul>"
             + (f"<h2>Probes not run</h2><ul>{skipped}</ul>" if skipped else "") + body
             + f"<h2>{'Run config' if source.config is not None else 'Model'}</h2><pre>{html.escape(about)}</pre></body></html>")
+
+
+def _check_table(table: list[Row], source: CheckpointSource) -> None:
+    missing = [p for p in ("attention", "icl") if not has_probe(table, p)]
+    if missing:
+        raise WorkbenchError(f"the report needs the {' and '.join(missing)} probe in {source.path}'s table; run "
+                             f"`icl-workbench analyze {source.path}` (all probes) or add them to --probes.")
+    if len({r["step"] for r in table}) < 2:
+        raise WorkbenchError(f"{source.path} has probe results for one checkpoint only; the report follows a series — "
+                             f"analyze at least 2 checkpoints (e.g. several revision folders with --hf).")
 
 
 def write_report(run: RunStore | CheckpointSource) -> Path:
     """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table (no model is run)."""
     source = as_source(run)
     table, metrics, notes = load_table(source), source.metrics(), load_notes(source)
-    findings = compute_findings(table)
+    _check_table(table, source)
+    findings = compute_findings(table, native=source.config is not None)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
     lines, fv_html, data_fv, claims = summary_lines(findings), "", {}, list(findings.claims)

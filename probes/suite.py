@@ -84,7 +84,7 @@ FINAL_ONLY = ("induction_controls", "fv_controls")  # probes run on the last che
 DEFAULT_PROBES = ("attention", "weights", "icl", "ablation", "induction_controls")
 # Bump a probe's version whenever its definition or inputs change: the version is part of the sweep's cache key,
 # so old cached scores are never reused for a changed definition.
-PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "induction_controls": 1,
+PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "induction_controls": 2,
                                   "fv": 4, "fv_controls": 3}
 
 
