@@ -59,7 +59,7 @@ def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], backend: str = "proc
     if workers is not None and workers < 1:
         raise WorkbenchError(f"workers must be a positive integer, got {workers}.")
     if address is not None and backend != "ray":
-        raise WorkbenchError(f"an address ({address}) is only used by the ray backend; add --backend ray or drop it.")
+        raise WorkbenchError(f"an address ({address}) is only used by the ray backend; run with --ray ADDRESS (backend='ray') or drop the address.")
     if not jobs:
         return []
     workers = workers or os.cpu_count() or 1
@@ -124,7 +124,7 @@ def _import_ray():
         import ray
     except ImportError as exc:
         raise WorkbenchError(f"the ray backend needs Ray, which is not installed; {RAY_INSTALL_HINT} "
-                             f"(or use --backend process).") from exc
+                             f"(or drop --ray to use the local process pool).") from exc
     return ray
 
 
@@ -150,7 +150,7 @@ def _ray_init(ray, address: str | None, workers: int) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
         raise WorkbenchError(f"could not start or reach {where} ({exc}); check `ray status` on the head node, or "
-                             f"use --backend process.") from exc
+                             f"drop --ray to use the local process pool.") from exc
 
 
 def _collect_ray(ray, pending: dict, jobs: list, progress: bool) -> list[JobResult]:

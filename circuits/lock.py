@@ -75,7 +75,7 @@ def _acquire(lock: Path, command: str) -> str:
 
 def _create(lock: Path, text: str) -> bool:
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask decides the mode
     except FileExistsError:
         return False
     try:

@@ -112,7 +112,8 @@ def first_edited_layer(conditions: Bool[Tensor, "cond n_layers n_heads"]) -> Int
     return torch.where(conditions.flatten(1).any(1), conditions.any(2).float().argmax(1), torch.tensor(n_layers))
 
 
-def patched(z: Tensor, conditions: Bool[Tensor, "c n_heads"], value: Tensor, batch: int) -> Tensor:
+def patched(z: Float[Tensor, "rows pos n_heads d_head"], conditions: Bool[Tensor, "c n_heads"],
+            value: Float[Tensor, "batch pos n_heads d_head"], batch: int) -> Float[Tensor, "rows pos n_heads d_head"]:
     """z of c stacked conditions ([(c·batch), pos, heads, d_head]) with each condition's heads replaced by `value`."""
     mask = repeat(conditions, "c h -> (c b) 1 h 1", b=batch)
     return torch.where(mask, repeat(value, "b p h d -> (c b) p h d", c=len(conditions)), z)
@@ -290,7 +291,8 @@ class FastEngine:
         return torch.stack([rearrange(block.attn.o.weight.detach(), "m (h d) -> h d m", h=self.n_heads) for block in self.fast.blocks]).cpu()
 
 
-def last_position_patch(clean: CleanRun, values: list[Tensor]) -> list[Tensor]:
+def last_position_patch(clean: CleanRun, values: list[Float[Tensor, "*batch n_heads d_head"]]
+                        ) -> list[Float[Tensor, "batch pos n_heads d_head"]]:
     """Replacement z per layer equal to the clean z except at the last position, where it is `values[layer]`
     ([batch, n_heads, d_head], or [n_heads, d_head] broadcast over the batch) — Todd et al. 2024's patch
     (arXiv:2310.15213), and Yin & Steinhardt 2025's last-position mean ablation."""

@@ -5,8 +5,8 @@ runs no model. Writes GRID/grid_report.html (self-contained: plotly.js embedded 
 
 * Phase-change step: located on each run's held-out repeat loss (`eval/repeat_loss` over its evaluations) by
   `probes.icl.locate_phase_change` (the sudden-transition criteria of Olsson et al. 2022, arXiv 2209.11895, checked
-  as Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004 ask); the step is the evaluation that ends the steepest
-  interval. A run with no detected transition is *censored* at its last step: shown, counted, never dropped.
+  as Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004 ask); the step is the first evaluation at which the loss has
+  made half of its first → last drop (`midpoint_step`). A run with no detected transition is *censored* at its last step: shown, counted, never dropped.
 * Final values (last evaluation / last checkpoint): eval loss, held-out repeat loss, the Olsson ICL score (probe
   `icl`) and the top head's content-controlled induction score (probe `attention`, metric `induction`; the head
   with the highest final score, as in `probes.findings`) — the last two only for analyzed runs.
@@ -103,7 +103,15 @@ def summarize_run(path: Path, preset: str, seed: int) -> RunSummary:
     change = locate_phase_change(steps, values)
     if not change.detected:
         return dataclasses.replace(base, phase_reason=change.reason)
-    return dataclasses.replace(base, phase_step=change.steepest[1], phase_window=(change.start, change.end))
+    return dataclasses.replace(base, phase_step=midpoint_step(steps, values), phase_window=(change.start, change.end))
+
+
+def midpoint_step(steps: list[int], values: list[float]) -> int:
+    """The first evaluation step at which the metric has made half of its first → last change (robust to the uneven
+    evaluation grid, unlike the steepest single interval)."""
+    half = values[0] + 0.5 * (values[-1] - values[0])
+    falling = values[-1] < values[0]
+    return next(s for s, v in zip(steps, values, strict=True) if (v <= half if falling else v >= half))
 
 
 def _analysis_finals(table: list[dict]) -> dict[str, float | None]:
