@@ -3,8 +3,10 @@
     python bench/grid_speed.py [--preset attn-only-2l] [--runs 8] [--steps 300] [--workers 2] [--threads 2] [--repeats 3]
 
 Pool: `circuits.grid.run_grid` of seeds 0…RUNS−1 of PRESET with `train.steps=STEPS` on a spawn process pool of
-WORKERS processes, one torch thread each. Sequential: the same RUNS trainings, one after another, in one fresh
-Python process with `torch.set_num_threads(THREADS)`. Both are timed end to end from this process (interpreter
+WORKERS processes, one torch thread each. Sequential (the issue's baseline): the same RUNS trainings as RUNS
+`icl-workbench train` commands one after another (torch's default threads); `--sequential process` instead trains
+them all in one fresh Python process with `torch.set_num_threads(THREADS)` (imports paid once: a stricter baseline).
+Both are timed end to end from this process (interpreter
 start, imports — transformer_lens included — and checkpoint writes), each into a new temp folder; the two arms
 alternate and the median over repeats is reported, since this shared VM's speed drifts over a minute.
 """
@@ -42,12 +44,21 @@ def time_pool(args: argparse.Namespace) -> float:
 
 
 def time_sequential(args: argparse.Namespace) -> float:
-    """Wall time of a fresh `python grid_speed.py --sequential-child …` process."""
-    command = [sys.executable, __file__, "--sequential-child", "--preset", args.preset, "--runs", str(args.runs),
-               "--steps", str(args.steps), "--threads", str(args.threads)]
-    start = time.perf_counter()
-    subprocess.run(command, check=True)
-    return time.perf_counter() - start
+    """Wall time of the same runs one after another: RUNS `icl-workbench train` commands (the default, what a user
+    types), or with --sequential process one fresh process training them all (imports paid once: stricter)."""
+    if args.sequential == "process":
+        command = [sys.executable, __file__, "--sequential-child", "--preset", args.preset, "--runs", str(args.runs),
+                   "--steps", str(args.steps), "--threads", str(args.threads)]
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        return time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        for seed in range(args.runs):
+            subprocess.run([sys.executable, "-m", "icl_workbench", "--root", tmp, "train", "--preset", args.preset,
+                            "--set", f"train.steps={args.steps}", f"train.seed={seed}", f"model.seed={seed}",
+                            "--out", str(Path(tmp) / f"run{seed}"), "--quiet"], check=True, capture_output=True)
+        return time.perf_counter() - start
 
 
 def sequential_child(args: argparse.Namespace) -> None:
@@ -68,6 +79,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="pool processes")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the sequential process")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sequential", choices=("commands", "process"), default="commands",
+                        help="the baseline: RUNS `icl-workbench train` commands, or one process training them all")
     parser.add_argument("--sequential-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -78,7 +91,8 @@ def main() -> None:
         return sequential_child(args)
     torch.set_num_threads(1)
     print(f"{args.runs} runs of {args.preset}, {args.steps} steps each; pool of {args.workers} workers × 1 thread "
-          f"vs one process × {args.threads} threads; {args.repeats} repeats")
+          f"vs {'one process × ' + str(args.threads) + ' threads' if args.sequential == 'process' else 'train commands one after another'}; "
+          f"{args.repeats} repeats")
     pool, sequential = [], []
     for r in range(args.repeats):
         arms = (("pool", time_pool, pool), ("sequential", time_sequential, sequential))
