@@ -116,7 +116,7 @@ def _sweep(args: argparse.Namespace) -> None:
     backend = "ray" if args.ray is not None else "process"
     address = args.ray or None
     results, page = sweep(spec, Path(args.out), probes=tuple(args.probes.split(",")) if args.probes else GRID_PROBES,
-                          backend=backend, workers=args.workers, address=address, progress=not args.quiet)
+                          backend=backend, workers=args.workers, address=address, device=args.device, progress=not args.quiet)
     for r in results:
         state = "skipped (finished)" if r.skipped else ("ok" if r.ok else f"FAILED: {r.error}")
         print(f"{r.name}\t{state}")
@@ -177,6 +177,7 @@ def _add_analysis(sub) -> None:
     s.add_argument("--probes", help="probes for each run (default: attention,icl)")
     s.add_argument("--workers", type=int, help="parallel runs (default: CPU count)")
     s.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="run on Ray (a local cluster when no address is given)")
+    s.add_argument("--device", default="cpu", help="auto|cpu|cuda|cuda:N for every run (default cpu)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_sweep)
 

@@ -19,7 +19,7 @@ from typing import Any
 from circuits.config import RunConfig
 from circuits.device import resolve_device
 from circuits.executors import JobResult
-from circuits.grid import GridJob, GridSpec, run_grid, seed_config, seed_run_name
+from circuits.grid import GridJob, GridSpec, is_finished, run_grid, seed_config, seed_run_name
 from circuits.presets import preset
 from circuits.store import RunStore
 from circuits.train import train
@@ -97,19 +97,23 @@ def demo_seeds(preset_name: str, root: str | Path, seeds: int, *, device: str = 
     return write_seed_report(runs, root / f"{preset_name}-seeds")
 
 
-def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES) -> dict[str, Any]:
-    """One grid run: train (resuming), analyze with `probes`. Top-level so that worker processes can import it."""
-    store = train(job.config, job.out, progress=False)
-    run_sweep(store, probes, progress=False)
+def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES, device: str = "cpu") -> dict[str, Any]:
+    """One grid run: train (resuming), analyze with `probes`, on `device`. Top-level so that worker processes can
+    import it."""
+    store = train(job.config, job.out, progress=False, device=resolve_device(device))
+    run_sweep(store, probes, progress=False, device=resolve_device(device))
     last = store.metrics()[-1]
     return {"name": job.name, "final_step": store.steps()[-1], "eval/loss": last["eval/loss"],
             "eval/repeat_loss": last["eval/repeat_loss"]}
 
 
 def sweep(spec: GridSpec, out: str | Path, *, probes: Sequence[str] = GRID_PROBES, backend: str = "process",
-          workers: int | None = None, address: str | None = None, progress: bool = True) -> tuple[list[JobResult], Path]:
+          workers: int | None = None, address: str | None = None, device: str = "cpu",
+          progress: bool = True) -> tuple[list[JobResult], Path]:
     """Train and analyze every run of a grid (presets × seeds, with `--set` overrides) in DIR on a local process
     pool or Ray; finished runs are skipped, unfinished ones resume. Then the cross-run report DIR/grid_report.html."""
-    job = functools.partial(run_grid_job, probes=tuple(probes))
-    results = run_grid(spec, out, job, backend=backend, workers=workers, address=address, progress=progress)
+    resolve_device(device)  # one clear error before any run starts
+    job = functools.partial(run_grid_job, probes=tuple(probes), device=device)
+    done = functools.partial(is_finished, probes=tuple(probes))
+    results = run_grid(spec, out, job, backend=backend, workers=workers, address=address, progress=progress, done=done)
     return results, write_grid_report(Path(out))

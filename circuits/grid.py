@@ -189,9 +189,14 @@ def is_trained(job: GridJob) -> bool:
     return bool(steps) and steps[-1] >= job.config.train.steps
 
 
-def is_finished(job: GridJob) -> bool:
-    """Trained to its final checkpoint AND analyzed (RUN/analysis/sweep.jsonl present)."""
-    return is_trained(job) and (job.out / ANALYSIS_DIR / SWEEP_TABLE).is_file()
+def is_finished(job: GridJob, probes: tuple[str, ...] = ()) -> bool:
+    """Trained to its final checkpoint AND analyzed: RUN/analysis/sweep.jsonl present and holding rows of every
+    probe in `probes` (so a grid re-run with more probes analyzes its runs again; cached results are reused)."""
+    table = job.out / ANALYSIS_DIR / SWEEP_TABLE
+    if not (is_trained(job) and table.is_file()):
+        return False
+    found = {json.loads(line)["probe"] for line in table.read_text().splitlines() if line} if probes else set()
+    return set(probes) <= found
 
 
 def train_job(job: GridJob) -> dict[str, Any]:

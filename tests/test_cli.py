@@ -107,6 +107,10 @@ def test_sweep_runs_a_grid_and_reports_across_it(tmp_path, capsys):
     assert "attn-only-1l-seed0\tok" in first and "attn-only-1l-seed1\tok" in first
     assert main(args) == 0
     assert "skipped (finished)" in capsys.readouterr().out
+    assert main([*args, "--probes", "attention,icl,ablation"]) == 0  # more probes: the runs are analyzed again
+    assert "attn-only-1l-seed0\tok" in capsys.readouterr().out
+    table = (out / "attn-only-1l-seed0" / "analysis" / "sweep.jsonl").read_text()
+    assert '"probe": "ablation"' in table
     assert main(["report", "--sweep", str(out)]) == 0
     data = json.loads((out / "grid_report.json").read_text())
     assert data and (out / "grid_report.html").exists()
