@@ -33,6 +33,7 @@ from torch import Tensor
 from circuits.errors import WorkbenchError
 
 MAX_ROWS = 512  # sequences per forward pass: larger batches run slower per row on CPU (cache misses)
+HOOK_ROWS = 64  # the bridge's forward runs slower per row in larger batches (measured: 512 rows 0.75× a per-head loop)
 LOGIT_BYTES = 2**28  # … and at most 256 MiB of float32 logits per pass (a 50k-token vocabulary allows ~13 sequences of 100)
 
 
@@ -148,7 +149,7 @@ class HookEngine:
             logits = self.bridge.run_with_hooks(repeat(tokens, "b p -> (c b) p", c=len(chunk)), fwd_hooks=hooks)
             return readout((logits[:, -1:] if last_only else logits).cpu(), len(chunk))
 
-        rows = chunk_rows(1 if last_only else tokens.shape[1], self.d_vocab)
+        rows = min(HOOK_ROWS, chunk_rows(1 if last_only else tokens.shape[1], self.d_vocab))
         return run_in_chunks(conditions, batch, torch.zeros(len(conditions), dtype=torch.long), run, rows)
 
     @staticmethod
