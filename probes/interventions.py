@@ -17,7 +17,7 @@ Two engines give the same numbers (tests/test_interventions.py):
                `run_with_hooks` on the hook names above — the reference semantics
   FastEngine   our `FastTransformer` (same native state dict): a condition whose first edited head sits in layer l
                starts from the cached residual stream at l and recomputes only layers ≥ l — an optimisation
-`engine_for(model, state)` picks the fast one when the model is one of ours.
+`probes.checkpoint.Checkpoint.engine` picks the fast one when the model is one of ours.
 """
 from __future__ import annotations
 
