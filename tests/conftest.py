@@ -9,15 +9,17 @@ torch.set_num_threads(2)
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", help="also run the slow science tests (full training runs)")
+    parser.addoption("--runlong", action="store_true", help="also run the studies too long for CI (multi-seed, every checkpoint)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow science test: run with --runslow")
+    """`slow` runs with --runslow (CI does); `long` runs only with --runlong (never in CI: see README "Tests")."""
+    skips = {"slow": (config.getoption("--runslow"), "slow science test: run with --runslow"),
+             "long": (config.getoption("--runlong"), "study too long for CI: run with --runlong")}
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        for marker, (enabled, reason) in skips.items():
+            if marker in item.keywords and not enabled:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
