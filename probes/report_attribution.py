@@ -1,0 +1,124 @@
+"""The attribution-patching section of the report: how well the one-backward estimate of Todd et al.'s CIE (Nanda
+2023 attribution patching; `probes.attribution`) agrees with the exact AIE on the same tasks and prompts, checkpoint
+by checkpoint — top-k overlap against its chance level k²/N, Spearman ρ, error on the exact top-k heads, and a
+scatter of exact vs estimated AIE at the last checkpoint. Every sentence is a `probes.claims.Claim` computed from
+the table's numbers beside its control (a random ranking; the estimate "no effect" for the error)."""
+from __future__ import annotations
+
+import html
+import statistics
+
+import plotly.graph_objects as go
+
+from probes.attribution import PROBE, hypergeometric_tail
+from probes.claims import Claim, fmt, make_claim
+from probes.metrics import ATTRIBUTION_MAX_TOP_ERROR, ATTRIBUTION_MIN_AGREE_SHARE, ATTRIBUTION_MIN_SPEARMAN, FV_MIN_AIE
+from probes.table import Row, select
+
+
+def _series(table: list[Row], name: str) -> list[tuple[int, float]]:
+    return select(table, PROBE, f"agreement/{name}").get((None, None), [])
+
+
+def _last_head_values(table: list[Row], metric: str) -> dict[tuple[int, int], float]:
+    return {head: points[-1][1] for head, points in select(table, PROBE, metric).items()}
+
+
+def _steps_with_fv_effect(table: list[Row]) -> list[int]:
+    """Checkpoints at which some head's exact AIE reaches FV_MIN_AIE (an FV-sized effect, probes.metrics)."""
+    best: dict[int, float] = {}
+    for points in select(table, PROBE, "exact_aie").values():
+        for step, value in points:
+            best[step] = max(best.get(step, value), value)
+    return sorted(step for step, value in best.items() if value >= FV_MIN_AIE)
+
+
+def overlap_claim(table: list[Row]) -> Claim:
+    """At how many checkpoints the estimate's top-k overlaps the exact top-k more than chance (k²/N), against the
+    probability that a random ranking does."""
+    overlap, chance = _series(table, "overlap"), dict(_series(table, "chance"))
+    k, n = int(_series(table, "k")[-1][1]), int(_series(table, "heads")[-1][1])
+    wins = [step for step, value in overlap if value > chance[step]]
+    share, control = len(wins) / len(overlap), hypergeometric_tail(n, k, int(k * k / n) + 1)
+    failing = [step for step, _ in overlap if step not in wins]
+    real = _steps_with_fv_effect(table)
+    detail = (f"its top-{k} overlaps the exact top-{k} more than chance ({fmt(k * k / n)} of {k}) at {len(wins)} of "
+              f"{len(overlap)} checkpoints (share {fmt(share)}; a random ranking does so with probability {fmt(control)})"
+              + (f"; not at steps {', '.join(map(str, failing))}" if failing else "")
+              + f"; at the {len(real)} checkpoints where some head's exact AIE ≥ FV_MIN_AIE ({FV_MIN_AIE}) it does so at "
+              f"{len(set(real) & set(wins))} (elsewhere every effect is below that floor)")
+    return make_claim("attribution/overlap", f"attribution patching agrees with the exact AIE better than chance at "
+                      f"≥ {ATTRIBUTION_MIN_AGREE_SHARE:.0%} of checkpoints", share >= ATTRIBUTION_MIN_AGREE_SHARE and share > control,
+                      share, control, detail)
+
+
+def spearman_claim(table: list[Row]) -> Claim:
+    """Median Spearman ρ over checkpoints against 0 (a random ranking's expectation)."""
+    rho = _series(table, "spearman")
+    median, (worst_step, worst) = statistics.median(v for _, v in rho), min(rho, key=lambda p: p[1])
+    detail = (f"median Spearman ρ over {len(rho)} checkpoints {fmt(median)} (lowest {fmt(worst)} at step {worst_step}), "
+              f"against {fmt(0.0)} for a random ranking")
+    return make_claim("attribution/spearman", f"attribution patching ranks all heads like the exact AIE (median ρ ≥ "
+                      f"{ATTRIBUTION_MIN_SPEARMAN})", median >= ATTRIBUTION_MIN_SPEARMAN, median, 0.0, detail)
+
+
+def top_error_claim(table: list[Row]) -> Claim:
+    """At the last checkpoint, the mean error on the exact top-k heads relative to their mean |exact AIE|, against
+    the estimate "no effect" (relative error 1)."""
+    (step, relative), k = _series(table, "top_relative_error")[-1], int(_series(table, "k")[-1][1])
+    mean_error, max_error = _series(table, "top_mean_error")[-1][1], _series(table, "top_max_error")[-1][1]
+    detail = (f"at step {step}, mean |attribution − exact| on the exact top-{k} heads {mean_error:.3f} (max {max_error:.3f}) "
+              f"is {fmt(relative)} of their mean |exact AIE|; estimating no effect gives {fmt(1.0)}")
+    return make_claim("attribution/top_error", f"at the last checkpoint attribution patching sizes the top-{k} heads' AIE "
+                      f"within {ATTRIBUTION_MAX_TOP_ERROR:.0%}", relative <= ATTRIBUTION_MAX_TOP_ERROR, relative, 1.0, detail)
+
+
+def attribution_claims(table: list[Row]) -> list[Claim]:
+    return [overlap_claim(table), spearman_claim(table), top_error_claim(table)]
+
+
+def _line(points: list[tuple[int, float]], name: str, **kw) -> go.Scatter:
+    return go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], name=name, mode="lines+markers", **kw)
+
+
+def fig_overlap(table: list[Row]) -> go.Figure:
+    k = int(_series(table, "k")[-1][1])
+    p = dict(_series(table, "p_value"))
+    overlap = _series(table, "overlap")
+    fig = go.Figure(_line(overlap, f"overlap@{k}", text=[f"p = {p[s]:.3f} (random ranking)" for s, _ in overlap]))
+    fig.add_trace(_line(_series(table, "chance"), "chance k²/N (random ranking)", line_dash="dash"))
+    return fig.update_layout(height=380, title=f"Top-{k} heads: attribution patching vs exact AIE, overlap over training",
+                             xaxis_title="step", yaxis_title=f"|top-{k} ∩ top-{k}|", yaxis_range=[-0.1, k + 0.1])
+
+
+def fig_spearman(table: list[Row]) -> go.Figure:
+    fig = go.Figure([_line(_series(table, "spearman"), "Spearman ρ (all heads)"),
+                     _line(_series(table, "top_relative_error"), "mean error on exact top-k / mean |exact|")])
+    fig.add_hline(y=0, line_dash="dot", annotation_text="random ranking (ρ = 0)")
+    return fig.update_layout(height=380, title="Rank agreement and top-head error over training", xaxis_title="step")
+
+
+def fig_scatter(table: list[Row]) -> go.Figure:
+    exact, attr = _last_head_values(table, "exact_aie"), _last_head_values(table, "attr_aie")
+    heads = sorted(exact)
+    xs, ys = [exact[h] for h in heads], [attr[h] for h in heads]
+    low, high = min(xs + ys), max(xs + ys)
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers+text", text=[f"{l}.{h}" for l, h in heads], textposition="top center",
+                               name="heads"))
+    fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", line_dash="dash", name="attribution = exact"))
+    step = select(table, PROBE, "exact_aie")[heads[0]][-1][0]
+    return fig.update_layout(height=450, title=f"Exact AIE vs attribution patching per head at step {step}",
+                             xaxis_title="exact AIE (Δ P(yq), Todd)", yaxis_title="attribution estimate (Δ P(yq))")
+
+
+def attribution_section(table: list[Row]) -> tuple[list[str], list[go.Figure]]:
+    """(sentences, figures) of the section; needs the "attribution" probe's rows."""
+    return [c.sentence for c in attribution_claims(table)], [fig_overlap(table), fig_spearman(table), fig_scatter(table)]
+
+
+def attribution_html(table: list[Row]) -> tuple[str, list[Claim]]:
+    """The section as HTML (plotly.js not included: the report embeds it once) and its claims."""
+    claims, figures = attribution_claims(table), [fig_overlap(table), fig_spearman(table), fig_scatter(table)]
+    items = "".join(f"<li>{html.escape(c.sentence)}</li>" for c in claims)
+    return (f"<h2>Attribution patching vs exact AIE</h2><ul>{items}</ul>"
+            + "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures), claims)
