@@ -85,3 +85,24 @@ figures[4]  # few-shot accuracy after ablating the top FV vs the top induction h
 # %%
 for claim in transition.claims:
     print("•", claim.sentence)
+
+# %% [markdown]
+# ## Writers and cancellers (Wang 2026)
+# A head can push the correct answer's logit up (a **writer**) or down (a **canceller**). Wang (2026) finds them per
+# task with a sign-preserving test — refined direct logit attribution against a "rule-flipped" prompt (same query,
+# demonstrations of another task), a sign-flip permutation test with Benjamini–Hochberg control, then each candidate
+# zero-ablated — and sees that ranking heads by AIE alone misses one of the two groups. The `writers` probe classifies
+# every head on the selection tasks at three checkpoints (it costs seconds per checkpoint), builds FVs from writers
+# only and cancellers only beside the FV heads', and ablates writers vs cancellers on the held-out tasks. No canceller
+# at all is a possible result; each sentence says what this run's numbers support.
+
+# %%
+from probes.report_writers import writers_section
+
+writer_steps = [steps[0], steps[len(steps) // 2], steps[-1]]  # three checkpoints (the slow test uses the same ones)
+writer_table = analyze(run, ("attention", "icl", "fv", "fv_controls", "writers"), steps=writer_steps)
+writer_lines, writer_figures = writers_section(writer_table)
+for line in writer_lines:
+    print("•", line)
+for figure in writer_figures[:2] + writer_figures[4:]:  # classes over training, counts, FV kinds, the ablation table
+    figure.show()
