@@ -7,11 +7,15 @@ runs no model. Writes GRID/grid_report.html (self-contained: plotly.js embedded 
   `probes.icl.locate_phase_change` (the sudden-transition criteria of Olsson et al. 2022, arXiv 2209.11895, checked
   as Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004 ask); the step is the first evaluation at which the loss has
   made half of its first → last drop (`midpoint_step`). A run with no detected transition is *censored* at its last step: shown, counted, never dropped.
+  The claim also gives the size of the drop (first − last evaluation): the locator's criteria are relative (noise
+  floor, window width), so a small early drift of a run that never learns induction can pass them.
 * Final values (last evaluation / last checkpoint): eval loss, held-out repeat loss, the Olsson ICL score (probe
   `icl`) and the top head's content-controlled induction score (probe `attention`, metric `induction`; the head
   with the highest final score, as in `probes.findings`) — the last two only for analyzed runs.
 * Every sentence is a `probes.claims.Claim` built from these numbers; "Not supported by this run" when there are
   fewer than 2 seeds (or sizes) or no transition to summarize.
+* Runs are grouped by preset (the run name's stem), so clamp variants of one model (`circuits.clamp`, e.g.
+  `attn-only-2l+prev-token`) sit beside their baseline in every claim and figure; the run table lists each run's clamps.
 """
 from __future__ import annotations
 
@@ -79,6 +83,8 @@ class RunSummary:
     phase_window: tuple[int, int] | None = None
     phase_reason: str = ""  # why no transition was detected ("" when detected)
     final: dict[str, float | None] = field(default_factory=dict)
+    clamps: tuple[str, ...] = ()  # the run's clamps (circuits.clamp), labelled: clamp variants sit beside their baseline
+    drop: float | None = None  # first − last held-out repeat loss (nats): the size of whatever the locator found
 
     @property
     def censored(self) -> bool:
@@ -97,7 +103,8 @@ def summarize_run(path: Path, preset: str, seed: int) -> RunSummary:
     table_file = path / ANALYSIS_DIR / SWEEP_FILE
     final |= _analysis_finals(read_rows(table_file)) if table_file.is_file() else {"icl_score": None, "top_induction": None}
     base = RunSummary(path.name, preset, seed, True, table_file.is_file(), config.model.n_layers,
-                      parameter_count(config.model), steps[-1], final=final)
+                      parameter_count(config.model), steps[-1], final=final, clamps=tuple(c.label for c in config.clamps),
+                      drop=values[0] - values[-1])
     if len(rows) < 2:
         return dataclasses.replace(base, phase_reason="fewer than 2 evaluations")
     change = locate_phase_change(steps, values)
@@ -148,7 +155,9 @@ def phase_claim(preset: str, runs: list[RunSummary]) -> Claim:
     censored = [r for r in runs if r.censored]
     parts = [f"{len(detected)} of {len(runs)} seeds show a transition"]
     if detected:
-        parts.append(f"phase-change step median {_steps(detected)} over those")
+        drops = [r.drop for r in runs if r.phase_step is not None]
+        parts.append(f"phase-change step median {_steps(detected)} over those, where the loss fell by "
+                     f"{spread(drops)} nats from first to last evaluation")
     if censored:
         why = "; ".join(f"{r.name} at step {r.last_step}: {r.phase_reason}" for r in censored)
         lower = [float(r.phase_step if r.phase_step is not None else r.last_step) for r in runs]
@@ -273,7 +282,7 @@ def fig_size(groups: dict[str, list[RunSummary]]) -> go.Figure:
 
 # ----- the page ---------------------------------------------------------------------------------------------------
 def _run_table(runs: list[RunSummary], grid_dir: Path) -> str:
-    head = "".join(f"<th>{h}</th>" for h in ("run", "preset", "seed", "layers", "params", "last step", "phase-change step",
+    head = "".join(f"<th>{h}</th>" for h in ("run", "preset", "clamps", "seed", "layers", "params", "last step", "phase-change step",
                                               *FINAL_METRICS.values(), "report"))
     rows = []
     for r in runs:
@@ -281,7 +290,8 @@ def _run_table(runs: list[RunSummary], grid_dir: Path) -> str:
         finals = "".join(f"<td>{'n/a' if r.final.get(m) is None else fmt(r.final[m])}</td>" for m in FINAL_METRICS)
         report = grid_dir / r.name / REPORT_FILE
         link = f"<a href='{html.escape(r.name)}/{REPORT_FILE}'>report</a>" if report.is_file() else ""
-        rows.append(f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.preset)}</td><td>{r.seed}</td>"
+        clamps = html.escape("; ".join(r.clamps) or "none")
+        rows.append(f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.preset)}</td><td>{clamps}</td><td>{r.seed}</td>"
                     f"<td>{r.n_layers}</td><td>{r.n_params:,}</td><td>{r.last_step}</td><td>{phase}</td>{finals}<td>{link}</td></tr>")
     return f"<table border=1 cellpadding=4><tr>{head}</tr>{''.join(rows)}</table>"
 
