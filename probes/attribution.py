@@ -22,8 +22,13 @@ attend to the cached clean keys and values), and backpropagates through that las
 
 Gradients never reach the weights: parameters are switched to requires_grad=False for the pass (flags restored
 afterwards) and `torch.autograd.grad` is asked for the δ's only, so no `.grad` is written and the model is unchanged.
-Deviations from the papers: none in the estimator; heads are ranked by signed effect (Todd's FV heads are the heads
-with the highest AIE), not by |score| as circuit-discovery uses of attribution patching do (Pitfall 4).
+Deviations from the papers: none in Nanda's estimator; heads are ranked by signed effect (Todd's FV heads are the
+heads with the highest AIE), not by |score| as circuit-discovery uses of attribution patching do (Pitfall 4).
+AtP*'s two fixes (Kramár et al. 2024, arXiv 2403.00745) are NOT applied: neither the QK fix (recomputing the
+attention softmax exactly for query/key changes) nor GradDrop. A first-order term through a saturated softmax can
+be near 0 while the patch's real effect is large, so false negatives are possible — in particular for layer-0 heads,
+whose effect on the answer passes through the layer-1 attention softmax (the last layer's heads reach the logits
+without a softmax in between and are not affected).
 """
 from __future__ import annotations
 

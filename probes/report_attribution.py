@@ -1,11 +1,13 @@
 """The attribution-patching section of the report: how well the one-backward estimate of Todd et al.'s CIE (Nanda
 2023 attribution patching; `probes.attribution`) agrees with the exact AIE on the same tasks and prompts, checkpoint
-by checkpoint — top-k overlap against its chance level k²/N, Spearman ρ, error on the exact top-k heads, and a
+by checkpoint — top-k overlap (significant when its hypergeometric p < 0.05; its chance expectation k²/N beside),
+Spearman ρ (against its one-sided α = 0.05 critical value), error on the exact top-k heads, and a
 scatter of exact vs estimated AIE at the last checkpoint. Every sentence is a `probes.claims.Claim` computed from
 the table's numbers beside its control (a random ranking; the estimate "no effect" for the error)."""
 from __future__ import annotations
 
 import html
+import math
 import statistics
 
 import plotly.graph_objects as go
@@ -14,6 +16,9 @@ from probes.attribution import PROBE, hypergeometric_tail
 from probes.claims import Claim, fmt, make_claim
 from probes.metrics import ATTRIBUTION_MAX_TOP_ERROR, ATTRIBUTION_MIN_AGREE_SHARE, ATTRIBUTION_MIN_SPEARMAN, FV_MIN_AIE
 from probes.table import Row, select
+
+AGREE_ALPHA = 0.05  # a checkpoint's top-k overlap "agrees beyond chance" when its hypergeometric p is below this
+SPEARMAN_CRITICAL_05 = {5: 0.900, 6: 0.829, 7: 0.714, 8: 0.643, 9: 0.600, 10: 0.564}  # one-sided α = 0.05, Zar 1972
 
 
 def _series(table: list[Row], name: str) -> list[tuple[int, float]]:
@@ -34,32 +39,48 @@ def _steps_with_fv_effect(table: list[Row]) -> list[int]:
 
 
 def overlap_claim(table: list[Row]) -> Claim:
-    """At how many checkpoints the estimate's top-k overlaps the exact top-k more than chance (k²/N), against the
-    probability that a random ranking does."""
-    overlap, chance = _series(table, "overlap"), dict(_series(table, "chance"))
+    """At how many checkpoints the estimate's top-k overlap is significant against a random ranking (hypergeometric
+    p < AGREE_ALPHA), against AGREE_ALPHA, the share a random ranking reaches. "Above the chance expectation"
+    (overlap > k²/N) is reported beside it only: a random ranking reaches it with the probability shown."""
+    overlap, chance, p = _series(table, "overlap"), dict(_series(table, "chance")), dict(_series(table, "p_value"))
     k, n = int(_series(table, "k")[-1][1]), int(_series(table, "heads")[-1][1])
-    wins = [step for step, value in overlap if value > chance[step]]
-    share, control = len(wins) / len(overlap), hypergeometric_tail(n, k, int(k * k / n) + 1)
+    wins = [step for step, _ in overlap if p[step] < AGREE_ALPHA]
+    above = [step for step, value in overlap if value > chance[step]]
+    share = len(wins) / len(overlap)
     failing = [step for step, _ in overlap if step not in wins]
     real = _steps_with_fv_effect(table)
-    detail = (f"its top-{k} overlaps the exact top-{k} more than chance ({fmt(k * k / n)} of {k}) at {len(wins)} of "
-              f"{len(overlap)} checkpoints (share {fmt(share)}; a random ranking does so with probability {fmt(control)})"
-              + (f"; not at steps {', '.join(map(str, failing))}" if failing else "")
-              + f"; at the {len(real)} checkpoints where some head's exact AIE ≥ FV_MIN_AIE ({FV_MIN_AIE}) it does so at "
-              f"{len(set(real) & set(wins))} (elsewhere every effect is below that floor)")
-    return make_claim("attribution/overlap", f"attribution patching agrees with the exact AIE better than chance at "
-                      f"≥ {ATTRIBUTION_MIN_AGREE_SHARE:.0%} of checkpoints", share >= ATTRIBUTION_MIN_AGREE_SHARE and share > control,
-                      share, control, detail)
+    detail = (f"its top-{k} overlaps the exact top-{k} significantly (hypergeometric p < {AGREE_ALPHA} against a random "
+              f"ranking) at {len(wins)} of {len(overlap)} checkpoints (share {fmt(share)}; a random ranking does so at a "
+              f"share of {AGREE_ALPHA})" + (f"; not at steps {', '.join(map(str, failing))}" if failing else "")
+              + f"; the overlap is above the chance expectation k²/N = {fmt(k * k / n)} at {len(above)} of {len(overlap)} "
+              f"checkpoints, which a random ranking reaches with probability {fmt(hypergeometric_tail(n, k, int(k * k / n) + 1))}"
+              f"; at the {len(real)} checkpoints where some head's exact AIE ≥ FV_MIN_AIE ({FV_MIN_AIE}) it is significant "
+              f"at {len(set(real) & set(wins))} (elsewhere every effect is below that floor)")
+    return make_claim("attribution/overlap", f"attribution patching's top-{k} heads agree with the exact AIE's beyond "
+                      f"chance (p < {AGREE_ALPHA}) at ≥ {ATTRIBUTION_MIN_AGREE_SHARE:.0%} of checkpoints",
+                      share >= ATTRIBUTION_MIN_AGREE_SHARE and share > AGREE_ALPHA, share, AGREE_ALPHA, detail)
+
+
+def spearman_critical(n: int, alpha: float = AGREE_ALPHA) -> float:
+    """One-sided critical Spearman ρ for n ranks at level alpha: exact values at α = 0.05 (Zar 1972, J. Am. Stat.
+    Assoc. 67:578) for 5 ≤ n ≤ 10, else the large-sample normal approximation ρ = z_(1−α)/√(n − 1)."""
+    if alpha == 0.05 and n in SPEARMAN_CRITICAL_05:
+        return SPEARMAN_CRITICAL_05[n]
+    return statistics.NormalDist().inv_cdf(1 - alpha) / math.sqrt(n - 1)
 
 
 def spearman_claim(table: list[Row]) -> Claim:
-    """Median Spearman ρ over checkpoints against 0 (a random ranking's expectation)."""
-    rho = _series(table, "spearman")
+    """Median Spearman ρ over checkpoints against the larger of ATTRIBUTION_MIN_SPEARMAN and the one-sided α = 0.05
+    critical value for N heads (a random ranking's ρ exceeds it with probability 0.05)."""
+    rho, n = _series(table, "spearman"), int(_series(table, "heads")[-1][1])
     median, (worst_step, worst) = statistics.median(v for _, v in rho), min(rho, key=lambda p: p[1])
+    need = max(ATTRIBUTION_MIN_SPEARMAN, spearman_critical(n))
     detail = (f"median Spearman ρ over {len(rho)} checkpoints {fmt(median)} (lowest {fmt(worst)} at step {worst_step}), "
-              f"against {fmt(0.0)} for a random ranking")
+              f"against {fmt(0.0)} for a random ranking, which exceeds {fmt(spearman_critical(n))} with probability "
+              f"{AGREE_ALPHA} (one-sided critical value for N = {n} heads)")
     return make_claim("attribution/spearman", f"attribution patching ranks all heads like the exact AIE (median ρ ≥ "
-                      f"{ATTRIBUTION_MIN_SPEARMAN})", median >= ATTRIBUTION_MIN_SPEARMAN, median, 0.0, detail)
+                      f"{fmt(need)}, the larger of {ATTRIBUTION_MIN_SPEARMAN} and the α = {AGREE_ALPHA} critical value)",
+                      median >= need, median, 0.0, detail)
 
 
 def top_error_claim(table: list[Row]) -> Claim:

@@ -74,13 +74,17 @@ def fig_injection(table: list[Row]) -> go.Figure:
 
 
 def fig_ablation(table: list[Row]) -> go.Figure:
-    """Few-shot accuracy, Δ loss and Δ correct-answer logit with each set zero- and mean-ablated (last checkpoint)."""
+    """Few-shot accuracy, Δ log P(correct) with its bootstrap 95% CI over prompts, and Δ correct-answer logit with each
+    set zero- and mean-ablated (last checkpoint)."""
     rows = [(k, kind) for k in KINDS for kind in ("zero", "mean")]
     get = lambda k, kind, m: last_value(table, f"ablate/{kind}/{k}/{m}")  # noqa: E731
     cell = lambda v: "—" if v is None else f"{v:+.2f}"  # noqa: E731
     columns = [[f"{k} ({kind}{', every position' if kind == 'zero' else ', last position'})" for k, kind in rows]]
-    columns += [[cell(get(k, kind, m)) for k, kind in rows] for m in ("few_shot_accuracy", "loss_change", "correct_logit_change")]
-    header = ["ablated set", "10-shot accuracy", "Δ loss (nats)", "Δ correct logit"]
+    columns += [[cell(get(k, kind, m)) for k, kind in rows] for m in ("few_shot_accuracy", "logprob_change")]
+    columns += [["—" if get(k, kind, "logprob_ci_low") is None else
+                 f"{get(k, kind, 'logprob_ci_low'):+.2f} to {get(k, kind, 'logprob_ci_high'):+.2f}" for k, kind in rows]]
+    columns += [[cell(get(k, kind, "correct_logit_change")) for k, kind in rows]]
+    header = ["ablated set", "10-shot accuracy", "Δ log P(correct) (nats)", "its bootstrap 95% CI", "Δ correct logit"]
     fig = go.Figure(go.Table(header=dict(values=header), cells=dict(values=columns)))
     clean = last_value(table, "clean/few_shot_accuracy")
     return fig.update_layout(height=360, title=f"Ablating writers vs cancellers on the held-out tasks (clean accuracy "

@@ -21,7 +21,14 @@ deviate (▸, every deviation stated):
                      at q = 0.10 over m heads rejects nothing unless at least m/2 heads sit at that floor.
                      ▸ Layer 0 is tested: Wang excludes it, which in a 2-layer model drops half of the heads
                      (`WritersSettings.exclude_layer0=True` follows him).
-  FDR control        Benjamini–Hochberg step-up at q = WRITER_FDR_Q (0.10) over the tested heads.
+  multiplicity       Benjamini–Hochberg step-up at q = WRITER_FDR_Q (0.10) over the tested heads, as Wang. ▸ The
+                     max-over-heads null already controls the family-wise error per task (P(any false head) ≤ α
+                     under the complete null), so BH on top adds no FDR guarantee beyond that: the procedure is FWER
+                     control at level q per task, stricter than FDR control. Expected false (task, head) pairs under
+                     the null: at most q per task.
+  power              ▸ The max-over-heads null is set by the strongest head's spread, so weak cancellers are missed: in
+                     our tests a half-strength negated copy of a trained writer (OV × −½) is flagged on only 2 of the
+                     writer's 10 tasks. "No canceller found" is therefore not "no cancellers".
   candidates         ▸ Wang's FV set — the top K by |DLÂ|, K = clip(2·#significant, 8, 50), joined with every head of
                      uncorrected p < 0.10 — holds every head of an 8-head model (K ≥ 8); we take the BH-significant heads.
   validation         one head zero-ablated at every position (the engine's `patch_heads` on hook_z, i.e. its hook_result
@@ -46,13 +53,21 @@ checkpoint a head is a *writer head* (*canceller head*) when it has that class o
                   queries) to zero-shot prompts; accuracy on test queries, on the prompts the fv probe evaluates.
   group lesion    writers, cancellers and both ablated on 10-shot prompts: zero-ablation at every position (Wang) and
                   mean-ablation at the last position over the evaluated prompts (ours, the fv probe's; Wang's released
-                  mean ablation averages over a batch of one and so changes nothing): accuracy, Δ loss, Δ correct logit.
+                  mean ablation averages over a batch of one and so changes nothing): accuracy, Δ loss, Δ correct logit,
+                  and Δ log P(correct) (= −Δ loss, Wang's nats) with a percentile bootstrap 95% CI over prompts
+                  (ABLATION_BOOTSTRAP resamples, seeded). ▸ Wang's verdict also needs |Δ_both| checks and a
+                  sign-shuffle null, not implemented; and our 16 prompts per held-out task are far fewer than his 500.
+  FV control      the writer set's FV against the FV of every same-size head set outside it (the fv probe's random-
+                  head control; at most RANDOM_SETS sets, drawn seeded when there are more): mean, max, and the share of
+                  those sets the writers' FV beats; and the overlap |writers ∩ Todd's set|.
 Todd's signed AIE per (task, head) is the fv probe's computation on the same prompts (`todd_effects`), reported beside
 the classes: its mean per class, and how many of Todd's top heads are writers / cancellers.
 """
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,6 +88,8 @@ from probes.metrics import WRITER_FDR_Q, WRITER_GAP_NOISE_MULTIPLE, WRITER_MIN_G
 from probes.table import Row, head_rows, model_row
 
 LN_EPS = 1e-5
+ABLATION_BOOTSTRAP = 1000  # bootstrap resamples of the prompts for the group lesion's Δ log P CI
+RANDOM_SETS = 200  # the most same-size random head sets in the FV control (all of them in an 8-head model)
 WRITER, NONE, CANCELLER = 1, 0, -1
 
 
@@ -316,8 +333,26 @@ def fv_injection(engine: Engine, heldout: tuple[str, ...], n_ctx: int, sets: dic
     vectors = lambda heads: torch.stack([function_vector(w_o, z, heads) for z in mean_z])  # noqa: E731
     _, layer = _choose_layer(engine, valid, vectors(sets["todd"]))
     _, keep = _accuracy_rows(engine, test)
-    accuracy = {name: _injected_accuracy(engine, test, test.zero_shot, vectors(heads), layer, keep) for name, heads in sets.items() if heads}
-    return layer, accuracy | {"no_fv": _injected_accuracy(engine, test, test.zero_shot, vectors([]), layer, keep)}
+    acc = lambda heads: _injected_accuracy(engine, test, test.zero_shot, vectors(heads), layer, keep)  # noqa: E731
+    accuracy = {name: acc(heads) for name, heads in sets.items() if heads}
+    random = [acc(list(s)) for s in random_head_sets(sets["writers"], engine.n_layers, engine.n_heads)]
+    if random:
+        values = torch.tensor(random)
+        accuracy |= {"random_writers/mean": values.mean().item(), "random_writers/max": values.max().item(),
+                     "random_writers/sets": float(len(random)),
+                     "random_writers/beaten_share": (accuracy["writers"] > values).float().mean().item()}
+    return layer, accuracy | {"no_fv": acc([])}
+
+
+def random_head_sets(heads: list[Head], n_layers: int, n_heads: int) -> list[tuple[Head, ...]]:
+    """Every same-size head set outside `heads` (the fv probe's random-head control, `probes.fv_analysis`); when there
+    are more than RANDOM_SETS, RANDOM_SETS of them drawn with a fixed seed. Empty for an empty set."""
+    outside = [h for h in itertools.product(range(n_layers), range(n_heads)) if h not in heads]
+    if not heads or math.comb(len(outside), len(heads)) <= RANDOM_SETS:
+        return list(itertools.combinations(outside, len(heads))) if heads else []
+    gen = torch.Generator().manual_seed(WRITERS_SEED + 2)
+    return [tuple(sorted(outside[i] for i in torch.randperm(len(outside), generator=gen)[: len(heads)].tolist()))
+            for _ in range(RANDOM_SETS)]
 
 
 def _answer_stats(logits: Float[Tensor, "n d_vocab"], answers: Int[Tensor, " n"]) -> Float[Tensor, "n 3"]:
@@ -329,12 +364,14 @@ def _answer_stats(logits: Float[Tensor, "n d_vocab"], answers: Int[Tensor, " n"]
 
 @torch.no_grad()
 def set_ablations(engine: Engine, batch: TaskBatch, sets: dict[str, list[Head]]) -> dict[str, float]:
-    """Few-shot accuracy, Δ loss and Δ correct-answer logit with the writers, the cancellers and both ablated:
+    """Few-shot accuracy, Δ loss, Δ correct-answer logit and Δ log P(correct) with its bootstrap 95% CI over prompts
+    (`bootstrap_ci`) with the writers, the cancellers and both ablated:
     zero-ablation at every position (Wang's group lesion) and mean-ablation at the last position over the evaluated
     prompts (the fv probe's; Wang's released mean ablation averages a batch of one and does nothing)."""
     tokens, answers = rearrange(batch.few_shot, "t n p -> (t n) p"), batch.eval_answers.flatten()
     clean = engine.clean(tokens)
-    base = _answer_stats(clean.last_logits, answers).mean(0)
+    per_prompt = _answer_stats(clean.last_logits, answers)
+    base = per_prompt.mean(0)
     out = {"clean/few_shot_accuracy": base[0].item(), "clean/loss": base[1].item(), "clean/correct_logit": base[2].item()}
     named = {n: h for n, h in sets.items() if h}
     if sets["writers"] and sets["cancellers"]:
@@ -345,11 +382,23 @@ def set_ablations(engine: Engine, batch: TaskBatch, sets: dict[str, list[Head]])
     values = {"zero": [torch.zeros_like(z) for z in clean.z], "mean": last_position_patch(clean, [z[:, -1].mean(0) for z in clean.z])}
     readout = lambda logits, c: _answer_stats(logits[:, -1], answers.repeat(c))  # noqa: E731
     for kind, replacement in values.items():
-        stats = engine.patch_heads(clean, masks, replacement, readout, last_only=True).mean(1) - base  # [cond, 3]
+        ablated = engine.patch_heads(clean, masks, replacement, readout, last_only=True)  # [cond, n, 3]
+        stats = ablated.mean(1) - base
         for i, name in enumerate(named):
+            low, high = bootstrap_ci(per_prompt[:, 1] - ablated[i, :, 1])  # Δ log P(correct) = −Δ loss, per prompt
             out |= {f"ablate/{kind}/{name}/few_shot_accuracy": (stats[i, 0] + base[0]).item(),
-                    f"ablate/{kind}/{name}/loss_change": stats[i, 1].item(), f"ablate/{kind}/{name}/correct_logit_change": stats[i, 2].item()}
+                    f"ablate/{kind}/{name}/loss_change": stats[i, 1].item(), f"ablate/{kind}/{name}/correct_logit_change": stats[i, 2].item(),
+                    f"ablate/{kind}/{name}/logprob_change": -stats[i, 1].item(),
+                    f"ablate/{kind}/{name}/logprob_ci_low": low, f"ablate/{kind}/{name}/logprob_ci_high": high}
     return out
+
+
+def bootstrap_ci(values: Float[Tensor, " n"], resamples: int = ABLATION_BOOTSTRAP, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over prompts (Efron & Tibshirani 1993), resampled with a fixed seed."""
+    gen = torch.Generator().manual_seed(WRITERS_SEED + 3)
+    means = values[torch.randint(0, len(values), (resamples, len(values)), generator=gen)].mean(1)
+    tail = (1 - level) / 2
+    return torch.quantile(means, tail).item(), torch.quantile(means, 1 - tail).item()
 
 
 def check_fv_run(inputs: ProbeInputs) -> None:
@@ -381,7 +430,7 @@ def task_metric(name: str) -> str:
 
 def _head_aggregates(a: WritersAnalysis) -> dict[str, Tensor]:
     """Per head, over the selection tasks: counts of each class and of significance, mean DLA, mean validation score
-    (over the tasks where it is defined; 0 where none is), Todd's mean AIE, and the checkpoint class (+1 writer
+    (over the tasks where it is defined; NaN where none is: `validated_tasks` = 0), Todd's mean AIE, and the checkpoint class (+1 writer
     head, −1 canceller head, 0 neither: `head_sets`)."""
     classes, scores = torch.stack([t.classes for t in a.tasks]), torch.stack([t.validation.score for t in a.tasks])
     defined = ~scores.isnan()
@@ -392,7 +441,8 @@ def _head_aggregates(a: WritersAnalysis) -> dict[str, Tensor]:
     return {"writer_tasks": (classes == WRITER).sum(0), "canceller_tasks": (classes == CANCELLER).sum(0),
             "significant_tasks": torch.stack([t.significant for t in a.tasks]).sum(0),
             "dla": torch.stack([t.dla for t in a.tasks]).mean(0), "aie": a.aie.mean(0), "class": klass,
-            "validation_score": scores.nan_to_num(0).sum(0) / defined.sum(0).clamp_min(1)}
+            "validation_score": torch.where(defined.any(0), scores.nan_to_num(0).sum(0) / defined.sum(0).clamp_min(1),
+                                            torch.tensor(float("nan")))}
 
 
 def _task_rows(a: WritersAnalysis) -> list[Row]:
@@ -424,6 +474,7 @@ def _todd_rows(a: WritersAnalysis) -> list[Row]:
 
 def _fv_rows(a: WritersAnalysis) -> list[Row]:
     rows = [model_row("writers", f"set_size/{name}", float(len(heads))) for name, heads in a.sets.items()]
+    rows.append(model_row("writers", "set_overlap/writers_todd", float(len(set(a.sets["writers"]) & set(a.sets["todd"])))))
     rows += [model_row("writers", "fv_layer", float(a.layer)), model_row("writers", "no_fv_zero_shot_accuracy", a.injection["no_fv"])]
     rows += [model_row("writers", f"fv_zero_shot_accuracy/{name}", acc) for name, acc in a.injection.items() if name != "no_fv"]
     return rows + [model_row("writers", metric, value) for metric, value in a.ablation.items()]

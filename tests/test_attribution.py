@@ -143,7 +143,7 @@ def test_agreement_statistics():
         attribution_agreement(exact, exact, 9)
 
 
-def test_the_probe_emits_declared_rows_that_agree_with_the_exact_aie(tmp_path):
+def test_the_probe_emits_declared_rows_and_its_exact_aie_is_the_fv_probes_computation(tmp_path):
     config = tiny_config(model=FV_MODEL, data=FV_DATA)
     cfg = config.model
     state = {k: v + 0.05 * torch.randn(v.shape, generator=torch.Generator().manual_seed(2)) for k, v in initial_state_dict(cfg).items()}
@@ -180,11 +180,28 @@ def _table(overlaps: list[int], spearmans: list[float], relative: float) -> list
 
 
 def test_report_sentences_follow_the_numbers():
-    good, _ = attribution_section(_table([3, 2, 3, 3], [0.9, 0.7, 0.95, 1.0], 0.3))
-    assert "at 4 of 4 checkpoints" in good[0] and not any(s.startswith("Not supported") for s in good)
+    good, _ = attribution_section(_table([3, 3, 3, 3], [0.9, 0.7, 0.95, 1.0], 0.3))
+    assert "significantly" in good[0] and "at 4 of 4 checkpoints" in good[0] and not any(s.startswith("Not supported") for s in good)
     bad, figures = attribution_section(_table([1, 0, 3, 1], [0.1, -0.2, 0.9, 0.3], 2 * ATTRIBUTION_MAX_TOP_ERROR))
     assert all(s.startswith("Not supported by this run:") for s in bad) and len(figures) == 3
     assert "at 1 of 4 checkpoints" in bad[0] and "not at steps 0, 100, 300" in bad[0] and "0.20" in bad[1]
+
+
+def test_an_overlap_above_k2_over_n_that_a_random_ranking_often_reaches_is_not_agreement():
+    """Overlap 2 of 3 among 8 heads beats k²/N = 9/8 but has hypergeometric p = 16/56 ≈ 0.29: no claim."""
+    lines, _ = attribution_section(_table([2, 2, 2, 2], [0.9, 0.9, 0.9, 0.9], 0.3))
+    assert lines[0].startswith("Not supported by this run:") and "at 0 of 4 checkpoints" in lines[0]
+    assert "above the chance expectation k²/N = 1.12 at 4 of 4" in lines[0] and "probability 0.29" in lines[0]
+
+
+def test_a_median_spearman_below_the_critical_value_for_eight_heads_is_not_supported():
+    """ρ = 0.6 clears ATTRIBUTION_MIN_SPEARMAN = 0.5 but not the one-sided α = 0.05 critical value 0.643 for N = 8."""
+    from probes.report_attribution import spearman_critical
+
+    assert spearman_critical(8) == pytest.approx(0.643) and spearman_critical(128) == pytest.approx(1.645 / 127**0.5, abs=1e-3)
+    lines, _ = attribution_section(_table([3, 3, 3, 3], [0.6, 0.6, 0.6, 0.6], 0.3))
+    assert lines[1].startswith("Not supported by this run:") and "0.64" in lines[1]
+    assert not attribution_section(_table([3, 3, 3, 3], [0.7, 0.7, 0.7, 0.7], 0.3))[0][1].startswith("Not supported")
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ the validation score and the classes on hand-built heads; the probe's rows on a 
 report section on hand-made tables; and (slow) the claims the trained fv run supports."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from builders import tiny_config
@@ -164,6 +166,8 @@ def test_the_writers_probe_rows_are_declared_and_agree_with_the_fv_probe():
     assert value["no_fv_zero_shot_accuracy"] == fv["no_fv_zero_shot_accuracy"]
     assert sum(k.startswith("task/") and k.endswith("/writers") for k in value) == len(split_tasks(default_suite())[0])
     assert {r["metric"] for r in rows if r["layer"] is not None} >= {"class", "dla", "validation_score", "aie", "writer_tasks"}
+    scores = [r["value"] for r in rows if r["metric"] == "validation_score"]
+    assert value["validated_tasks"] > 0 or all(math.isnan(v) for v in scores)  # undefined is NaN, never 0
 
 
 def test_the_writers_probe_refuses_runs_without_task_data(tiny_run):
@@ -187,7 +191,7 @@ def _row(step: int, metric: str, value: float, layer: int | None = None, head: i
     return {"step": step, "tokens": step, "layer": layer, "head": head, "probe": "writers", "metric": metric, "value": float(value)}
 
 
-def _table(classes: dict[tuple[int, int], list[int]], with_cancellers: bool = True) -> list[dict]:
+def _table(classes: dict[tuple[int, int], list[int]], with_cancellers: bool = True, **overrides: float) -> list[dict]:
     """A writers table: per-head classes per step; per-task counts derived from them; last-step FV/ablation rows."""
     rows = []
     for i, step in enumerate(STEPS):
@@ -200,11 +204,17 @@ def _table(classes: dict[tuple[int, int], list[int]], with_cancellers: bool = Tr
             last = {"todd_topk/writer_share": 1.0, "set_size/writers": writers, "set_size/cancellers": cancellers,
                     "set_size/todd": 3, "fv_layer": 0, "no_fv_zero_shot_accuracy": 0.1, "fv_zero_shot_accuracy/writers": 0.4,
                     "fv_zero_shot_accuracy/todd": 0.5, "clean/few_shot_accuracy": 0.9,
-                    "ablate/zero/writers/correct_logit_change": -3.0, "ablate/mean/writers/correct_logit_change": -2.0}
+                    "ablate/zero/writers/correct_logit_change": -3.0, "ablate/mean/writers/correct_logit_change": -2.0,
+                    "ablate/zero/writers/logprob_change": -1.0, "ablate/zero/writers/logprob_ci_low": -1.4,
+                    "ablate/zero/writers/logprob_ci_high": -0.6, "ablate/zero/writers/loss_change": 1.0,
+                    "fv_zero_shot_accuracy/random_writers/mean": 0.2, "fv_zero_shot_accuracy/random_writers/max": 0.3,
+                    "fv_zero_shot_accuracy/random_writers/sets": 7, "fv_zero_shot_accuracy/random_writers/beaten_share": 1.0}
             if with_cancellers:
                 last |= {"todd_topk/canceller_share": 0.0, "fv_zero_shot_accuracy/cancellers": 0.05,
-                         "ablate/zero/cancellers/correct_logit_change": 0.2, "ablate/mean/cancellers/correct_logit_change": 0.1}
-            rows += [_row(step, metric, value) for metric, value in last.items()]
+                         "ablate/zero/cancellers/correct_logit_change": 0.2, "ablate/mean/cancellers/correct_logit_change": 0.1,
+                         "ablate/zero/cancellers/logprob_change": 0.2, "ablate/zero/cancellers/logprob_ci_low": 0.12,
+                         "ablate/zero/cancellers/logprob_ci_high": 0.28, "ablate/zero/cancellers/loss_change": -0.2}
+            rows += [_row(step, metric, value) for metric, value in (last | overrides).items()]
     return rows
 
 
@@ -238,7 +248,7 @@ def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_cancel
     d = writer_dynamics(table, transition=(100, 400))
     claims = {c.key: c for c in d.claims}
     assert d.writer_onset == 300 and d.canceller_onset == 500 and d.order == "after"
-    assert claims["writers/order"].supported and "cancellers come after writers" in claims["writers/order"].sentence
+    assert claims["writers/order"].supported and "cancellers come after writers (2 checkpoints later" in claims["writers/order"].sentence
     assert claims["writers/ablation"].supported and claims["writers/todd_misses_cancellers"].supported
     assert not claims["writers/canceller_phase"].supported
 
@@ -248,15 +258,47 @@ def test_without_cancellers_the_canceller_claims_say_not_supported_and_the_repor
     from probes.report_writers import writers_section
 
     table = _table({(1, 0): [0, 0, 1, 1, 1, 1, 1], (1, 1): [0] * 7}, with_cancellers=False)
-    table += [_row(100, "todd_topk/canceller_share", 0.0), _row(100, "ablate/zero/cancellers/correct_logit_change", 1.0)]  # stale
+    table += [_row(100, "todd_topk/canceller_share", 0.0), _row(100, "ablate/zero/cancellers/logprob_change", 1.0)]  # stale
     lines, figures = writers_section(table, transition=(100, 400))
     by_key = dict(zip(["writers/writers", "writers/cancellers", "writers/todd_misses_cancellers", "writers/fv_injection",
                        "writers/ablation", "writers/onsets", "writers/order", "writers/canceller_phase"], lines, strict=True))
     for key in ("writers/cancellers", "writers/todd_misses_cancellers", "writers/ablation", "writers/order", "writers/canceller_phase"):
         assert by_key[key].startswith(NOT_SUPPORTED), by_key[key]
-    assert not by_key["writers/writers"].startswith(NOT_SUPPORTED) and "1.00 writers per task" in by_key["writers/writers"]
+    assert not by_key["writers/writers"].startswith(NOT_SUPPORTED) and "1 writer heads at step 600" in by_key["writers/writers"]
     assert by_key["writers/fv_injection"].startswith("An FV") and "the canceller heads: none, no FV" in by_key["writers/fv_injection"]
     assert len(figures) == 6 and "no such heads" in figures[4].data[0].text
+    assert "little power for weak cancellers" in by_key["writers/cancellers"]
+
+
+def test_each_writer_claim_fails_on_numbers_that_contradict_it():
+    """The claims' controls: a logit rise without a log-prob CI above 0 (or below Wang's 0.10 nats), an FV that beats
+    no FV but not random same-size sets, a Todd share below the writers' but at chance, pairs without a head set."""
+    from probes.writer_dynamics import writer_dynamics
+
+    classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, 0, -1, -1], (0, 0): [0] * 7, (0, 1): [0] * 7}
+    claims = lambda **kw: {c.key: c for c in writer_dynamics(_table(classes, **kw), transition=(100, 400)).claims}  # noqa: E731
+    base = claims()
+    assert all(base[k].supported for k in ("writers/ablation", "writers/fv_injection", "writers/todd_misses_cancellers",
+                                           "writers/cancellers"))
+    assert "0.75" in base["writers/todd_misses_cancellers"].sentence  # chance share 3 / 4 heads
+    assert not claims(**{"ablate/zero/cancellers/logprob_ci_low": -0.05})["writers/ablation"].supported  # CI holds 0
+    assert not claims(**{"ablate/zero/cancellers/logprob_change": 0.08, "ablate/zero/cancellers/logprob_ci_low": 0.06}
+                      )["writers/ablation"].supported  # below Wang's 0.10 nats
+    assert not claims(**{"fv_zero_shot_accuracy/random_writers/mean": 0.45})["writers/fv_injection"].supported
+    assert not claims(**{"todd_topk/canceller_share": 0.8, "todd_topk/writer_share": 1.0})["writers/todd_misses_cancellers"].supported
+    no_set = claims(**{"set_size/cancellers": 0})["writers/cancellers"]
+    assert not no_set.supported and "1 canceller (task, head) pairs over 1 tasks vs 0.10 expected" in no_set.sentence
+
+
+def test_the_random_head_sets_and_the_bootstrap_interval():
+    from probes.writers import bootstrap_ci, random_head_sets
+
+    sets = random_head_sets([(1, 0), (1, 1)], 2, 4)
+    assert len(sets) == 15 and all(not {(1, 0), (1, 1)} & set(s) for s in sets) and random_head_sets([], 2, 4) == []
+    low, high = bootstrap_ci(torch.full((16,), 0.2) + 0.01 * torch.randn(16, generator=torch.Generator().manual_seed(0)))
+    assert 0.18 < low < 0.2 < high < 0.22
+    low, high = bootstrap_ci(torch.tensor([1.0, -1.0] * 8))
+    assert low < 0 < high and bootstrap_ci(torch.tensor([1.0, -1.0] * 8)) == (low, high)  # seeded
 
 
 # ---- the trained fv run (slow: the session's fv fixture) ----------------------------------------------------------
