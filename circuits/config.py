@@ -4,7 +4,7 @@ A run is fully described by a `RunConfig` (model + data + training); it is saved
 weights, and a run directory refuses to be reused with a different config.
 
 `RunConfig.validate()` checks every section, the data generator's constraints included, from the config alone:
-this module imports nothing else of the package (`circuits.data` and `circuits.tasks` build on it), so the
+this module imports nothing else of the package but the leaf `circuits.clamp` (`circuits.data` and `circuits.tasks` build on it), so the
 package's import graph stays acyclic. `circuits.data.DATASETS` holds exactly the generators in `GENERATORS`.
 """
 from __future__ import annotations
@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from circuits.clamp import Clamp, clamps_from_json, validate_clamps
 from circuits.errors import WorkbenchError
 
 NORMALIZATIONS = (None, "LN")
 POSITIONALS = ("standard", "rotary")
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu")
-GENERATORS = ("repeated-tokens", "markov", "text", "fv-mix")  # the data generators of circuits.data
+GENERATORS = ("repeated-tokens", "markov", "text", "fv-mix", "modular-addition")  # the data generators of circuits.data
 FV_WORDS = 32  # fv-mix: input words (and as many output words) of the task vocabulary, see circuits.tasks
 FV_MIN_VOCAB = 1 + 2 * FV_WORDS + 8  # BOS, inputs, outputs, and some filler for the mixed-in repeats
 
@@ -85,6 +86,9 @@ class DataConfig:
     markov_alpha: float = 0.25  # markov: Dirichlet concentration of each bigram row
     text_path: str | None = None  # text: a local file, read as bytes
     fv_fraction: float = 0.75  # fv-mix: share of sequences that are abstractive-ICL task prompts
+    modulus: int = 53  # modular-addition: p (tokens 0 … p−1 are numbers, token p is "=")
+    train_fraction: float = 0.4  # modular-addition: share of the p² pairs trained on (the rest is the test set)
+    split_seed: int = 0  # modular-addition: seed of the train/test split (circuits.modular.split_pairs)
 
     def validate(self, model: ModelConfig) -> None:
         """One clear error for a data config that cannot work with this model (per generator: its own fields)."""
@@ -100,6 +104,8 @@ class DataConfig:
             _validate_text(self, model)
         if self.name == "fv-mix":
             _validate_fv_mix(self, model)
+        if self.name == "modular-addition":
+            _validate_modular(self, model)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,8 @@ class TrainConfig:
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
     weight_decay: float = 0.01
+    beta1: float = 0.9  # AdamW betas (torch defaults; the grokking preset uses Nanda et al.'s 0.9, 0.98)
+    beta2: float = 0.999
     grad_clip: float = 1.0
     eval_every: int = 50
     eval_batch_size: int = 64
@@ -124,6 +132,8 @@ class TrainConfig:
         _positive(self, ("steps", "batch_size", "eval_every", "eval_batch_size", "n_checkpoints"))
         if not self.lr > 0:
             raise WorkbenchError(f"lr must be positive, got {self.lr}; try 1e-3.")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise WorkbenchError(f"AdamW betas must lie in [0, 1), got beta1={self.beta1}, beta2={self.beta2}; torch's defaults are 0.9, 0.999.")
         if not 0 <= self.warmup_steps < self.steps:
             raise WorkbenchError(f"warmup_steps={self.warmup_steps} must be in [0, steps={self.steps}).")
         _choice(self, "checkpoint_spacing", ("log", "log+linear"))
@@ -139,14 +149,21 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    clamps: tuple[Clamp, ...] = ()  # interventions during training and probing (circuits.clamp; Singh et al. 2024)
 
     def validate(self) -> None:
         self.model.validate()
         self.train.validate()
         self.data.validate(self.model)
+        validate_clamps(self.clamps, self.model, self.train.steps)
+        if self.data.name == "modular-addition":
+            _validate_modular_batch(self.data, self.train)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+        raw = dataclasses.asdict(self)
+        if not self.clamps:  # an unclamped run's config.json stays as it was before clamps existed
+            del raw["clamps"]
+        return json.dumps(raw, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -156,6 +173,7 @@ class RunConfig:
             model=_build(ModelConfig, raw["model"]),
             data=_build(DataConfig, raw["data"]),
             train=_build(TrainConfig, raw["train"]),
+            clamps=clamps_from_json(raw.get("clamps", [])),  # absent in configs written before clamps existed
         )
 
 
@@ -233,3 +251,30 @@ def _validate_fv_mix(data: DataConfig, model: ModelConfig) -> None:
         raise WorkbenchError(f"fv-mix needs d_vocab ≥ {FV_MIN_VOCAB} (BOS, {FV_WORDS} inputs, {FV_WORDS} outputs, filler).")
     if not 0 <= data.fv_fraction <= 1:
         raise WorkbenchError(f"fv_fraction must be in [0, 1], got {data.fv_fraction}.")
+
+
+def modular_train_size(data: DataConfig) -> int:
+    """modular-addition: how many of the modulus² pairs are trained on (`circuits.modular.split_pairs`)."""
+    return round(data.train_fraction * data.modulus**2)
+
+
+def _validate_modular(data: DataConfig, model: ModelConfig) -> None:
+    p = data.modulus
+    if not isinstance(p, int) or p < 3 or p % 2 == 0:
+        raise WorkbenchError(f"modulus must be an odd integer ≥ 3 (the Fourier analysis pairs cos and sin of each "
+                             f"frequency), got {p!r}; Nanda et al. use a prime such as 53, 59 or 113.")
+    if model.d_vocab != p + 1:
+        raise WorkbenchError(f"modular-addition with modulus={p} needs d_vocab = {p + 1} (numbers 0…{p - 1} and '='), "
+                             f"got {model.d_vocab}; set model.d_vocab={p + 1}.")
+    if data.seq_len != 3:
+        raise WorkbenchError(f"modular-addition inputs are 'a b =' (3 tokens), got seq_len={data.seq_len}; set data.seq_len=3.")
+    if not 0 < data.train_fraction < 1 or not 1 <= modular_train_size(data) < p * p:
+        raise WorkbenchError(f"train_fraction={data.train_fraction} must leave both a train and a test set of the {p * p} "
+                             f"pairs; use a value in (0, 1), e.g. 0.4.")
+
+
+def _validate_modular_batch(data: DataConfig, train: TrainConfig) -> None:
+    n_train = modular_train_size(data)
+    if train.batch_size > n_train:
+        raise WorkbenchError(f"batch_size={train.batch_size} exceeds the {n_train} training pairs (modulus={data.modulus}, "
+                             f"train_fraction={data.train_fraction}); set train.batch_size={n_train} for full-batch training.")

@@ -11,6 +11,8 @@ Generators (the `name` a `DataConfig` refers to; their constraints are checked b
   markov          – in-context Markov chains: a fresh random bigram matrix per sequence (Edelman et al. 2024).
   text            – any local file, byte-level (d_vocab ≥ 257: byte b is token b+1).
   fv-mix          – abstractive ICL task prompts (`circuits.tasks`) mixed with repeated tokens (the fv preset).
+  modular-addition – `a b =` → (a + b) mod p, a fixed train/test split of the p² pairs (`circuits.modular`, the
+                    grokking preset; no BOS there: token p is `=`).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from circuits.config import DataConfig, ModelConfig, training_lengths  # noqa: F401 - training_lengths re-exported
+from circuits.modular import ModularAddition
 from circuits.tasks import INPUTS, N_WORDS, default_suite
 from circuits.tokens import BOS, random_tokens, with_bos  # noqa: F401 - BOS re-exported
 
@@ -152,7 +155,8 @@ class FunctionVectorMix:
         return mixed[torch.randperm(batch, generator=gen)]
 
 
-DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContextMarkov, ByteText, FunctionVectorMix)}
+DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContextMarkov, ByteText, FunctionVectorMix,
+                                                             ModularAddition)}
 
 
 def make_sampler(data: DataConfig, model: ModelConfig) -> Sampler:

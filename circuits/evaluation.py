@@ -9,6 +9,8 @@ Metrics use flat `eval/<name>` keys (devinterp style):
   eval/first_copy_loss    loss on the first copy of the same sequences (no context can help: stays ≈ ln(vocab))
   eval/few_shot_accuracy  fv-mix runs: top-1 accuracy of yq on 10-shot prompts of every task (test queries)
   eval/zero_shot_accuracy fv-mix runs: the same on zero-shot prompts [BOS, xq]
+Modular-addition runs (`circuits.modular`) have none of the above but eval/loss (= the test loss) and
+  eval/{train|test}_{loss|accuracy}  float64 loss and accuracy of the answer at `=` on every train / test pair
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from torch import Tensor
 from circuits.config import RunConfig
 from circuits.data import make_sampler, repeated_sequences
 from circuits.model import token_losses
+from circuits.modular import MODULAR, answer_metrics, eval_sets
 
 EVAL_SEED_OFFSET = 1_000_003  # eval batches never share a stream with training batches
 FEW_SHOT = 10  # Todd et al.'s default k
@@ -33,9 +36,13 @@ class EvalSet:
     held_out: Int[Tensor, "batch pos"]
     repeats: tuple[tuple[int, Tensor], ...]  # (segment length, [BOS, r, r] of shape [batch, 2·length+1])
     task_prompts: tuple[tuple[str, Tensor, Tensor], ...] = ()  # fv-mix runs: (kind, prompts, answers)
+    answer_sets: tuple[tuple[str, Tensor], ...] = ()  # modular-addition runs: ("train"|"test", every pair of it)
+    modulus: int = 0  # modular-addition runs: p
 
     @classmethod
     def for_run(cls, config: RunConfig) -> EvalSet:
+        if config.data.name == MODULAR:  # the whole train and test sets; no sequences to continue
+            return cls(torch.zeros(0, 3, dtype=torch.long), (), answer_sets=eval_sets(config.data), modulus=config.data.modulus)
         gen = torch.Generator().manual_seed(config.train.seed + EVAL_SEED_OFFSET)
         held_out = make_sampler(config.data, config.model)(config.train.eval_batch_size, gen)
         lengths = heldout_repeat_lengths(config)
@@ -47,7 +54,8 @@ class EvalSet:
     def to(self, device: torch.device) -> EvalSet:
         """The same batches on `device` (built on the CPU from a CPU generator, so identical on every device)."""
         return EvalSet(self.held_out.to(device), tuple((n, seqs.to(device)) for n, seqs in self.repeats),
-                       tuple((kind, t.to(device), a.to(device)) for kind, t, a in self.task_prompts))
+                       tuple((kind, t.to(device), a.to(device)) for kind, t, a in self.task_prompts),
+                       tuple((name, t.to(device)) for name, t in self.answer_sets), self.modulus)
 
 
 def heldout_repeat_lengths(config: RunConfig) -> tuple[int, ...]:
@@ -70,6 +78,8 @@ def _task_prompts(config: RunConfig, gen: torch.Generator) -> tuple[tuple[str, T
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, evalset: EvalSet) -> dict[str, float | list[float]]:
+    if evalset.answer_sets:
+        return answer_metrics(model, evalset.answer_sets, evalset.modulus)
     losses = token_losses(model(evalset.held_out), evalset.held_out)
     by_pos = losses.mean(0)
     first, second = [], []

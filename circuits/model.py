@@ -8,7 +8,7 @@ shapes, and computes the same function without the bridge's hook and wrapper lay
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -106,11 +106,14 @@ class Attention(nn.Module):
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Float[Tensor, "batch pos n_heads d_head"]:
         """Causal attention of q over k, v ([(batch heads), pos, d_head] each) → z."""
+        z = torch.bmm(self.pattern(q, k), v)  # [(b h), q, d_head]
+        return rearrange(z, "(b h) p d -> b p h d", h=self.n_heads)
+
+    def pattern(self, q: Tensor, k: Tensor) -> Float[Tensor, "batch_heads q_pos k_pos"]:
+        """The causal attention pattern of q over k ([(batch heads), pos, d_head] each; the bridge's hook_pattern)."""
         pos = q.shape[1]
         mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
-        scores = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale)  # [(b h), q, k]
-        z = torch.bmm(scores.softmax(-1), v)  # [(b h), q, d_head]
-        return rearrange(z, "(b h) p d -> b p h d", h=self.n_heads)
+        return torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale).softmax(-1)  # [(b h), q, k]
 
 
 class MLP(nn.Module):
@@ -157,7 +160,8 @@ class Unembed(nn.Module):
 
 
 class FastTransformer(nn.Module):
-    """The native model's function, for training. State-dict keys = the bridge's."""
+    """The native model's function, for training. State-dict keys = the bridge's. With `clamps` set (a
+    `circuits.clamp.ClampSet`, not a submodule) and active, `forward` runs the clamped model instead."""
 
     def __init__(self, cfg: ModelConfig, state_dict: StateDict | None = None):
         super().__init__()
@@ -169,9 +173,12 @@ class FastTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, rotary) for _ in range(cfg.n_layers))
         self.ln_final = _norm(cfg)
         self.unembed = Unembed(cfg)
+        self.clamps: Any = None  # a circuits.clamp.ClampSet on a clamped run's model (its forward, once active)
         self.load_state_dict(state_dict if state_dict is not None else initial_state_dict(cfg), strict=True)
 
     def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+        if self.clamps is not None and self.clamps.active:
+            return self.clamps.forward(self, tokens)
         x = self.embedding(tokens)
         for block in self.blocks:
             x = block(x)

@@ -4,7 +4,8 @@
 
 The config file is a full `RunConfig` JSON (as saved beside a run's weights, or printed by `preset_json`) or any
 part of one (`{"train": {"steps": 500}}`), applied over the preset. A `--set` value is JSON (`4`, `3e-3`, `true`,
-`null`, `[17, 19]`, `"LN"`); a bare word that is not JSON (`gelu`) is taken as a string. Every value is checked
+`null`, `[17, 19]`, `"LN"`); a bare word that is not JSON (`gelu`) is taken as a string. The top-level key
+`clamps` takes a JSON list of clamp objects (`circuits.clamp`) and replaces the preset's clamps. Every value is checked
 against its dataclass field's declared type before anything is built, then the whole config by
 `RunConfig.validate()`; each problem is one `WorkbenchError` naming the field, the value and what is allowed.
 Nothing here writes a file.
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from circuits import presets
+from circuits.clamp import clamps_from_json
 from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from circuits.errors import WorkbenchError
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-TOP_LEVEL = "preset"  # the run's name: the one RunConfig field outside the sections
+TOP_LEVEL = "preset"  # the run's name: a RunConfig field outside the sections (with CLAMPS)
+CLAMPS = "clamps"  # the run's clamps (circuits.clamp): a JSON list of clamp objects, replacing the preset's
 SET_SYNTAX = "write --set SECTION.FIELD=VALUE (e.g. model.n_layers=4, data.heldout_lengths=[17,19], preset=my-run)"
 
 
@@ -113,6 +116,8 @@ def _load_json(path: Path) -> Any:
 
 def _checked(override: Override) -> Override:
     """The override with its key resolved and its value checked against (and converted to) the field's type."""
+    if override.key == CLAMPS:
+        return dataclasses.replace(override, value=clamps_from_json(override.value, override.source))
     section, name = _resolve(override)
     if section is None:
         _check_run_name(override)
@@ -135,7 +140,7 @@ def _resolve(override: Override) -> tuple[str | None, str]:
         return None, TOP_LEVEL
     keys = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
     if len(parts) == 1:
-        raise WorkbenchError(f"{source}: unknown key {parts[0]!r}{_suggest(parts[0], keys)}; keys are {TOP_LEVEL} "
+        raise WorkbenchError(f"{source}: unknown key {parts[0]!r}{_suggest(parts[0], keys)}; keys are {TOP_LEVEL}, {CLAMPS} "
                              f"or SECTION.FIELD with SECTION one of {list(SECTIONS)}.")
     section, name = parts
     if section not in SECTIONS:
@@ -206,15 +211,17 @@ def _kind(value: Any) -> str:
 def _apply(base: RunConfig, overrides: list[Override]) -> RunConfig:
     """`base` with every override applied in order (later ones win)."""
     changes: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    name = base.preset
+    name, clamps = base.preset, base.clamps
     for o in overrides:
         if o.key == TOP_LEVEL:
             name = o.value
+        elif o.key == CLAMPS:
+            clamps = o.value
         else:
             section, field_name = o.key.split(".")
             changes[section][field_name] = o.value
     sections = {s: dataclasses.replace(getattr(base, s), **changes[s]) for s in SECTIONS}
-    return RunConfig(preset=name, **sections)
+    return RunConfig(preset=name, clamps=clamps, **sections)
 
 
 def _scale_warmup(config: RunConfig, keys: set[str]) -> RunConfig:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from circuits.clamp import ClampSet
 from circuits.config import RunConfig
 from circuits.data import make_sampler
 from circuits.device import resolve_device
@@ -25,6 +26,7 @@ from circuits.errors import WorkbenchError
 from circuits.evaluation import EvalSet, evaluate
 from circuits.lock import run_lock
 from circuits.model import FastTransformer, token_losses
+from circuits.modular import MODULAR, answer_loss
 from circuits.schedule import checkpoint_steps, eval_steps, learning_rate
 from circuits.store import RunStore
 
@@ -70,7 +72,11 @@ def train(config: RunConfig, out: str | Path, *, progress: bool = True, on_step:
 def _start_state(config: RunConfig, store: RunStore, device: torch.device) -> TrainingState:
     steps = store.steps()
     model = FastTransformer(config.model, store.load_weights(steps[-1]) if steps else None).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    if config.clamps:  # a clamped run's model carries its clamps (circuits.clamp) at the start step
+        model.clamps = clamp_set(config, device)
+        model.clamps.set_step(model, steps[-1] if steps else 0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay,
+                                  betas=(config.train.beta1, config.train.beta2))
     data_rng = torch.Generator().manual_seed(config.train.seed)
     if not steps:
         return TrainingState(model, optimizer, data_rng, 0, [], device)
@@ -80,6 +86,23 @@ def _start_state(config: RunConfig, store: RunStore, device: torch.device) -> Tr
     store.truncate_metrics(after_step=steps[-1])
     logger.info("resuming %s from step %d", store.path, steps[-1])
     return TrainingState(model, optimizer, data_rng, steps[-1], list(saved.get("recent_losses", [])), device)
+
+
+def clamp_set(config: RunConfig, device: str | torch.device = "cpu", step: int = 0) -> ClampSet:
+    """The run's clamps (`circuits.clamp.ClampSet`) at `step`, each reference run's final checkpoint loaded as a
+    FastTransformer on `device` (eval mode, no gradient). Used by training and by the probes (`probes.clamped`)."""
+    paths = dict.fromkeys(c.reference for c in config.clamps if c.reference is not None)
+    return ClampSet(config.clamps, config.model, {path: _reference_model(path, device) for path in paths}, step)
+
+
+def _reference_model(path: str, device: str | torch.device) -> FastTransformer:
+    store = RunStore(path)
+    reference, steps = store.config(), store.require_steps()
+    if steps[-1] < reference.train.steps:
+        raise WorkbenchError(f"reference run {path} is unfinished (last checkpoint at step {steps[-1]} of "
+                             f"{reference.train.steps}); finish it first, e.g. `icl-workbench train --config "
+                             f"{path}/config.json --out {path}`.")
+    return FastTransformer(reference.model, store.load_weights(steps[-1])).to(device).eval().requires_grad_(False)
 
 
 def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bool, on_step: StepCallback | None) -> None:
@@ -92,7 +115,8 @@ def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bo
     while True:
         if state.step != recorded and (state.step in evals or state.step in checkpoints):
             row = _record(config, store, state, evalset, save=state.step in checkpoints)
-            bar.set_postfix(loss=f"{row['train/loss']:.3f}", repeat=f"{row['eval/repeat_loss']:.3f}")
+            shown = {"repeat": "eval/repeat_loss", "test_acc": "eval/test_accuracy"}  # whichever the run's eval has
+            bar.set_postfix(loss=f"{row['train/loss']:.3f}", **{k: f"{row[m]:.3f}" for k, m in shown.items() if m in row})
         if state.step >= tc.steps:
             break
         _step(config, state, sample)
@@ -106,7 +130,8 @@ def _step(config: RunConfig, state: TrainingState, sample) -> None:
     tc = config.train
     tokens = sample(tc.batch_size, state.data_rng).to(state.device)
     state.model.train()
-    loss = token_losses(state.model(tokens), tokens).mean()
+    loss = (answer_loss(state.model(tokens), tokens, config.data.modulus) if config.data.name == MODULAR
+            else token_losses(state.model(tokens), tokens).mean())
     if not math.isfinite(loss.item()):
         raise WorkbenchError(
             f"training loss became {loss.item()} at step {state.step}; lower lr (now {tc.lr}) or raise warmup_steps "
@@ -118,6 +143,9 @@ def _step(config: RunConfig, state: TrainingState, sample) -> None:
     for group in state.optimizer.param_groups:
         group["lr"] = learning_rate(state.step, tc)
     state.optimizer.step()
+    if state.model.clamps is not None:  # frozen slices back to their values at start_step (no Adam or decay drift)
+        state.model.clamps.restore(state.model)
+        state.model.clamps.set_step(state.model, state.step + 1)
     state.step += 1
     state.recent_losses = (state.recent_losses + [loss.item()])[-tc.eval_every :]
 
@@ -130,7 +158,7 @@ def _record(config: RunConfig, store: RunStore, state: TrainingState, evalset: E
     row = {"step": state.step, "tokens": tokens, "train/loss": train_loss, "train/lr": learning_rate(state.step, config.train), **metrics}
     if save:
         summary = {"tokens": tokens, "train/loss": train_loss, "eval/loss": metrics["eval/loss"],
-                   "eval/repeat_loss": metrics["eval/repeat_loss"], "recent_losses": state.recent_losses}
+                   "eval/repeat_loss": metrics.get("eval/repeat_loss"), "recent_losses": state.recent_losses}
         store.save_checkpoint(state.step, _on_cpu(state.model.state_dict()), _on_cpu(state.optimizer.state_dict()),
                               state.data_rng.get_state(), summary)
     store.append_metrics(row)

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from circuits.config import ModelConfig, RunConfig
 from circuits.store import RunStore
+from probes.clamped import clamped_bridge, is_clamped
 from probes.interventions import Engine, FastEngine, HookEngine
 
 
@@ -44,8 +45,10 @@ class Checkpoint:
     """One checkpoint: its step, facts and weights (read once), and lazily its bridge, fast model and engine."""
 
     def __init__(self, step: int, facts: ModelFacts, *, config: RunConfig | None = None,
-                 state: dict[str, Tensor] | None = None, bridge: Any = None, device: str | torch.device = "cpu"):
+                 state: dict[str, Tensor] | None = None, bridge: Any = None, device: str | torch.device = "cpu",
+                 source: CheckpointSource | None = None):
         self.step, self.facts, self.config, self.state, self.device = step, facts, config, state, torch.device(device)
+        self.source = source  # the source it came from, for probes that read another checkpoint of the run (grokking)
         if bridge is not None:
             self.__dict__["bridge"] = bridge
         if config is None and bridge is None:
@@ -62,12 +65,20 @@ class Checkpoint:
         from circuits.model import build_bridge
 
         bridge = build_bridge(self.config.model, self.state)
-        return bridge if self.device.type == "cpu" else bridge.to(self.device)
+        bridge = bridge if self.device.type == "cpu" else bridge.to(self.device)
+        return clamped_bridge(bridge, self.config, self.step, self.device) if self.clamped else bridge
+
+    @property
+    def clamped(self) -> bool:
+        """A clamp of the run (`circuits.clamp`) is in force at this step: the bridge carries it as hooks and the
+        engine is the hook engine over that bridge (`probes.clamped`)."""
+        return is_clamped(self.config, self.step)
 
     @functools.cached_property
     def engine(self) -> Engine:
-        """The intervention engine: the fast one on our own models, the hook engine on any other bridge."""
-        if self.config is not None:
+        """The intervention engine: the fast one on our own models, the hook engine on any other bridge (and on a
+        clamped checkpoint's bridge, whose hooks apply the clamps)."""
+        if self.config is not None and not self.clamped:
             from circuits.model import FastTransformer
 
             return FastEngine(FastTransformer(self.config.model, self.state).to(self.device).eval())
@@ -106,7 +117,7 @@ class RunSource:
 
     def load(self, step: int, device: str | torch.device = "cpu") -> Checkpoint:
         state = {k: v.to(device) for k, v in self.store.load_weights(step).items()}
-        return Checkpoint(step, self.facts, config=self.config, state=state, device=device)
+        return Checkpoint(step, self.facts, config=self.config, state=state, device=device, source=self)
 
     def metrics(self) -> list[dict[str, Any]]:
         return self.store.metrics()

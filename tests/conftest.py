@@ -59,6 +59,12 @@ def fv_run(shared_runs_root):
 
 
 @pytest.fixture(scope="session")
+def grokking_run(shared_runs_root):
+    """The grokking preset (modular addition, Nanda et al. 2023), shared by tests/test_grokking.py and notebook 05."""
+    return _preset_run(shared_runs_root, "grokking")
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A few-step run of a tiny model: store, sweep and CLI mechanics without the science."""
     from builders import tiny_config
