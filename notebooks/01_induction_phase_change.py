@@ -45,13 +45,35 @@ ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
 PRESET = "full-3l" if BIG else "attn-only-2l"
 
 # %% [markdown]
-# ## Train (or reuse) the run — about a minute on 2 cores
-# Checkpoints land in the run directory; re-running this cell reuses a finished run.
+# ## Train the run and watch it live — about a minute on 2 cores
+# The trainer runs in a background thread while `probes.follow.follow` probes each checkpoint the moment the trainer
+# has written it (the attention, weight and ICL probes; each result is cached, so the next cells reuse it) and redraws
+# the figure below in place. Top: the held-out repeat loss from the trainer's evaluations, up to the newest probed
+# checkpoint. Bottom: the best content-controlled induction score over all heads at each probed checkpoint. A run that
+# goes through the induction phase change shows both curves flat for a while, then turning within a few hundred
+# steps; the next cell locates the change from the numbers, and the claims at the end say whether this run supports it.
+#
+# If the run already exists (this cell run again, or a shared run), the trainer returns at once and the follower
+# probes the saved checkpoints and draws the finished curves. The figure is one display updated through a display
+# handle, so a saved or exported notebook keeps its last state. The 1-layer control is trained afterwards.
 
 # %%
-run = train_run(preset(PRESET), ROOT / PRESET)
+from concurrent.futures import ThreadPoolExecutor
+
+from circuits.store import RunStore
+from probes.follow import follow, live_figure, preload_bridge, show_live
+
+config, run_dir = preset(PRESET), ROOT / PRESET
+handle = show_live(go.Figure(layout_title_text=f"waiting for the first checkpoint of {PRESET}"))
+preload_bridge()  # import TransformerLens here, before the trainer thread does (two threads importing it deadlock)
+with ThreadPoolExecutor(max_workers=1) as pool:
+    training = pool.submit(train_run, config, run_dir, progress=False)
+    followed = follow(run_dir, ("attention", "weights", "icl"), poll=0.5, report=False, stall=5.0,
+                      trainer_alive=lambda: not training.done(),
+                      on_update=lambda step, table: show_live(live_figure(RunStore(run_dir).metrics(), table, config.train.steps), handle))
+run = training.result()  # a training error is raised here
 control = train_run(preset("attn-only-1l"), ROOT / "attn-only-1l")
-print(run.path, run.steps()[-1], "steps;", len(run.steps()), "checkpoints")
+print(followed.message)
 
 # %% [markdown]
 # ## The loss curve and the ICL score, with the phase change marked
