@@ -65,6 +65,9 @@ def _analyze(args: argparse.Namespace) -> None:
     from workbench import analyze, analyze_hf
 
     probes = tuple(args.probes.split(",")) if args.probes else None
+    if args.follow:
+        _follow(args, probes)
+        return
     if args.hf:
         if args.run:
             raise WorkbenchError("give either a RUN or --hf DIR …, not both; write the analysis of --hf folders elsewhere with --out.")
@@ -77,6 +80,21 @@ def _analyze(args: argparse.Namespace) -> None:
         table = analyze(path, probes, device=args.device, progress=not args.quiet)
     steps = sorted({r["step"] for r in table})
     print(f"{len(table)} rows over {len(steps)} checkpoints: {path / ANALYSIS_DIR / SWEEP_FILE}")
+
+
+def _follow(args: argparse.Namespace, probes: tuple[str, ...] | None) -> None:
+    """`analyze --follow RUN`: the run may not exist yet (the follower can start before the trainer)."""
+    from workbench import analyze_follow
+
+    if args.hf or not args.run:
+        raise WorkbenchError("--follow takes one RUN directory (being trained or about to be), not --hf folders.")
+    path = Path(args.run)
+    if not path.exists() and len(path.parts) == 1:
+        path = args.root / args.run  # a bare run name under --root
+    result = analyze_follow(path, probes, timeout=args.timeout, device=args.device, progress=not args.quiet)
+    print(result.message + (f"; report: {result.report}" if result.report else ""))
+    if not result.complete:
+        raise WorkbenchError(f"follow stopped before the final checkpoint ({result.status}); run the same command again to go on.")
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -155,8 +173,12 @@ def _add_analysis(sub) -> None:
     a.add_argument("--hf", nargs="+", metavar="DIR", help="save_pretrained folders (GPT-2, GPT-NeoX/Pythia), or one folder of "
                    "revision folders; the number in a folder's name is its step")
     a.add_argument("--out", help="with --hf: where the analysis and report go (default: the folder holding the revisions)")
-    a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation,induction_controls,fv,fv_controls (default: all that apply)")
+    a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation,induction_controls,fv,fv_controls,writers,attribution,"
+                   "llc,grokking (default: all that apply, without writers, attribution and llc)")
     a.add_argument("--device", default="cpu", help="auto|cpu|cuda|cuda:N (default cpu)")
+    a.add_argument("--follow", action="store_true", help="probe each checkpoint as training writes it and refresh the "
+                   "report; stop when the final checkpoint is probed")
+    a.add_argument("--timeout", type=float, metavar="S", help="with --follow: stop after S seconds")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=_analyze)
     r = sub.add_parser("report", help="write the self-contained HTML report of an analyzed run (or of a sweep)")

@@ -24,6 +24,7 @@ from circuits.presets import preset
 from circuits.store import RunStore
 from circuits.train import train
 from probes.checkpoint import CheckpointSource
+from probes.follow import FollowResult, follow
 from probes.hf_source import HFSource, is_hf_analysis
 from probes.report import write_report
 from probes.report_grid import write_grid_report
@@ -52,6 +53,13 @@ def analyze(run: str | Path | RunStore | CheckpointSource, probes: Sequence[str]
     """Every probe that applies (or `probes`) on every checkpoint (or `steps`), cached; returns the tidy table."""
     chosen = tuple(probes) if probes is not None else None
     return run_sweep(open_source(run), chosen, steps, progress=progress, device=resolve_device(device))
+
+
+def analyze_follow(run: str | Path, probes: Sequence[str] | None = None, *, timeout: float | None = None,
+                   device: str = "cpu", progress: bool = True) -> FollowResult:
+    """Probe each checkpoint of `run` as training writes it, refreshing RUN/report.html, until the final checkpoint
+    is probed (or `timeout` seconds pass, or the trainer is gone): `probes.follow.follow`."""
+    return follow(run, probes, timeout=timeout, device=device, progress=progress)
 
 
 def analyze_hf(paths: Sequence[str | Path], out: str | Path | None = None, probes: Sequence[str] | None = None, *,

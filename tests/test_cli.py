@@ -114,3 +114,15 @@ def test_sweep_runs_a_grid_and_reports_across_it(tmp_path, capsys):
     assert main(["report", "--sweep", str(out)]) == 0
     data = json.loads((out / "grid_report.json").read_text())
     assert data and (out / "grid_report.html").exists()
+
+
+def test_analyze_follow_probes_a_finished_run_to_its_end_and_a_missing_one_times_out(tmp_path, capsys):
+    """`analyze --follow RUN` on a run whose final checkpoint exists probes it all, writes the report and exits 0;
+    on a run that never appears it stops at --timeout with exit code 2 and says so."""
+    assert main(["--root", str(tmp_path), "train", "--preset", "attn-only-1l", "--steps", "8", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["--root", str(tmp_path), "analyze", "--follow", "attn-only-1l", "--probes", "attention,icl", "--quiet"]) == 0
+    assert "probed all" in capsys.readouterr().out
+    assert (tmp_path / "attn-only-1l" / "report.html").is_file()
+    assert main(["--root", str(tmp_path), "analyze", "--follow", str(tmp_path / "never"), "--timeout", "0.5", "--quiet"]) == 2
+    assert "follow stopped before the final checkpoint (timeout)" in capsys.readouterr().err
