@@ -72,6 +72,18 @@ def test_clamped_bridge_equals_clamped_fast_model(reference_run, clamp, model):
     assert (ours - unclamped).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("kind", ["reference_pattern", "reference_output"])
+def test_a_model_clamped_to_its_own_values_is_unchanged(reference_run, kind):
+    """The reference values are the reference's, on the same tokens, at the same layer: clamping the reference's own
+    final weights to them changes no logit (layer 1: its input already differs from layer 0's)."""
+    config = reference_run.config()
+    model, plain = (FastTransformer(config.model, reference_run.load_weights(30)) for _ in range(2))
+    model.clamps = clamp_set(clamped(config, Clamp(kind, 1, reference=str(reference_run.path))))
+    tokens = _tokens()
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens), plain(tokens), atol=1e-6, rtol=0)
+
+
 def test_the_attention_probe_sees_an_exact_previous_token_head(tmp_path):
     """A clamped run's probes apply the clamp: its layer-0 head 1 scores exactly 1 on the previous-token detector,
     and the icl probe's engine is the hook engine over the clamped bridge."""
@@ -273,22 +285,26 @@ def test_previous_token_attention_given_for_free_brings_the_phase_change_forward
 def test_clamp_study_three_seeds(tmp_path):
     """The study (README "Clamping during training"), 3 seeds each, one process: baseline attn-only-2l; exact
     previous-token attention in layer 0; K-composition into layer 1 blocked; layer-0 pattern of the baseline seed 0's
-    final checkpoint. Claims: every prev-token and every reference-pattern seed completes its drop before the
-    earliest baseline seed; no K-comp-blocked seed learns induction (final held-out repeat loss above 4 nats, every
-    baseline below 1) — whatever the locator says of its small early drift."""
+    final checkpoint; layer-0 attention output of that checkpoint (Singh et al.'s appendix Fig. 7 clamp). Claims:
+    every prev-token and every reference-pattern seed completes its drop before the earliest baseline seed; no
+    K-comp-blocked and no reference-output seed learns induction in 3,000 steps (final held-out repeat loss above
+    4 nats, every baseline below 1) — whatever the locator says of a small early drift."""
     from circuits.grid import GridSpec, is_trained, run_grid, train_job
     from probes.report_grid import by_preset, summarize_grid
 
     torch.set_num_threads(1)
     run_grid(GridSpec(("attn-only-2l",), (0, 1, 2)), tmp_path / "base", train_job, workers=1, progress=False, done=is_trained)
-    reference = tmp_path / "ref-l0-pattern.json"
-    reference.write_text(json.dumps({"preset": "attn-only-2l+ref-l0-pattern", "clamps": [
-        {"kind": "reference_pattern", "layer": 0, "reference": str(tmp_path / "base" / "attn-only-2l-seed0")}]}))
-    spec = GridSpec(("attn-only-2l+prev-token", "attn-only-2l+no-k-comp", str(reference)), (0, 1, 2))
+    files = []
+    for kind, name in (("reference_pattern", "ref-l0-pattern"), ("reference_output", "ref-l0-output")):
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(json.dumps({"preset": f"attn-only-2l+{name}", "clamps": [
+            {"kind": kind, "layer": 0, "reference": str(tmp_path / "base" / "attn-only-2l-seed0")}]}))
+    spec = GridSpec(("attn-only-2l+prev-token", "attn-only-2l+no-k-comp", *map(str, files)), (0, 1, 2))
     run_grid(spec, tmp_path / "clamps", train_job, workers=1, progress=False, done=is_trained)
     groups = by_preset(summarize_grid(tmp_path / "base")) | by_preset(summarize_grid(tmp_path / "clamps"))
     base = [r.phase_step for r in groups["attn-only-2l"]]
     assert None not in base and all(r.final["eval/repeat_loss"] < 1.0 for r in groups["attn-only-2l"])
     for variant in ("attn-only-2l+prev-token", "attn-only-2l+ref-l0-pattern"):
         assert all(r.phase_step is not None and r.phase_step < min(base) for r in groups[variant]), (variant, groups[variant])
-    assert all(r.final["eval/repeat_loss"] > 4.0 for r in groups["attn-only-2l+no-k-comp"])
+    for variant in ("attn-only-2l+no-k-comp", "attn-only-2l+ref-l0-output"):
+        assert all(r.final["eval/repeat_loss"] > 4.0 for r in groups[variant]), (variant, groups[variant])
