@@ -33,7 +33,7 @@ def ours(config, data: torch.Tensor) -> float:
 
     model = FastTransformer(config.model, initial_state_dict(config.model))
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
-    state = TrainingState(model, opt, torch.Generator(), 0, [])
+    state = TrainingState(model, opt, torch.Generator(), 0, [], torch.device("cpu"))
     it = iter(data)
     start = time.perf_counter()
     for _ in range(len(data)):
