@@ -112,7 +112,7 @@ def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES, device: st
     run_sweep(store, probes, progress=False, device=resolve_device(device))
     last = store.metrics()[-1]
     return {"name": job.name, "final_step": store.steps()[-1], "eval/loss": last["eval/loss"],
-            "eval/repeat_loss": last["eval/repeat_loss"]}
+            "eval/repeat_loss": last.get("eval/repeat_loss")}  # none on modular-addition runs
 
 
 def sweep(spec: GridSpec, out: str | Path, *, probes: Sequence[str] = GRID_PROBES, backend: str = "process",

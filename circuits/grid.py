@@ -206,7 +206,7 @@ def train_job(job: GridJob) -> dict[str, Any]:
     store = train(job.config, job.out, progress=False)
     steps, last = store.steps(), store.metrics()[-1]
     return {"name": job.name, "final_step": steps[-1], "checkpoints": len(steps), "eval/loss": last["eval/loss"],
-            "eval/repeat_loss": last["eval/repeat_loss"]}
+            "eval/repeat_loss": last.get("eval/repeat_loss")}  # none on modular-addition runs
 
 
 def run_grid(spec: GridSpec, out: str | Path, job_fn: Callable[[GridJob], Any] = train_job, *,

@@ -36,8 +36,8 @@ from circuits.store import CONFIG_FILE, STATE_FILE, RunStore
 from probes.checkpoint import RunSource
 from probes.display import in_kernel
 from probes.report import write_report
-from probes.suite import DEFAULT_PROBES, FINAL_ONLY, check_probe_names, not_applicable
-from probes.sweep import probe_inputs, run_sweep
+from probes.suite import FINAL_ONLY, check_probe_names
+from probes.sweep import default_probes, probe_inputs, run_sweep
 from probes.table import Row, select
 
 logger = logging.getLogger(__name__)
@@ -139,12 +139,11 @@ def _check_limits(timeout: float | None, poll: float, stall: float) -> None:
 
 def resolve_probes(store: RunStore, probes: Sequence[str] | None) -> tuple[str, ...]:
     """The probes a follow runs: `probes` as given (checked), or what `run_sweep` runs by default on this run
-    (`DEFAULT_PROBES`, plus `fv` and `fv_controls` when they apply)."""
+    (`probes.sweep.default_probes`)."""
     if probes is not None:
         check_probe_names(tuple(probes))
         return tuple(probes)
-    inputs = probe_inputs(RunSource(store))
-    return DEFAULT_PROBES + tuple(p for p in ("fv", "fv_controls") if not_applicable(p, inputs) is None)
+    return default_probes(probe_inputs(RunSource(store)))
 
 
 def lock_holder_alive(run_dir: str | Path) -> bool:

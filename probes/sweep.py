@@ -65,12 +65,19 @@ def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None =
     return table
 
 
+def default_probes(inputs: ProbeInputs) -> tuple[str, ...]:
+    """What a sweep runs when no probes are named: `DEFAULT_PROBES`, plus the probes of the run's own data when they
+    apply (fv and fv_controls on fv-mix runs, grokking on modular-addition runs). Opt-in probes (writers, attribution,
+    llc) run only when named."""
+    return DEFAULT_PROBES + tuple(p for p in ("fv", "fv_controls", "grokking") if not_applicable(p, inputs) is None)
+
+
 def _applicable(source: CheckpointSource, inputs: ProbeInputs, probes: tuple[str, ...]) -> tuple[str, ...]:
     """The requested probes that apply; the others are logged and noted in SOURCE/analysis/notes.json. The FV
     probes join the default set on fv-mix runs."""
     check_probe_names(probes)
     if probes == DEFAULT_PROBES:
-        probes += tuple(p for p in ("fv", "fv_controls") if not_applicable(p, inputs) is None)
+        probes = default_probes(inputs)
     notes = {p: reason for p in probes if (reason := not_applicable(p, inputs)) is not None}
     for probe, reason in notes.items():
         logger.warning("skipping probe %s: %s", probe, reason)
