@@ -50,6 +50,53 @@ METRICS: dict[str, dict[str, str]] = {
         "ablate_random/few_shot_accuracy/{mean|min|max}": "every same-size head set ablated",
         f"ablate_{_SETS}/beats_random": "the share of those sets a named set hurts more than",
     },
+    "attribution": {  # probes.attribution (Nanda 2023 attribution patching of Todd's CIE)
+        "{attr_aie|attr_logprob|exact_aie}": "per head: attribution estimate of the AIE on P(yq), on log P(yq); exact AIE",
+        "agreement/{k|heads|overlap|chance|p_value|spearman|top_max_error|top_mean_error|top_relative_error}":
+            "attr_aie vs exact_aie: top-k overlap, its chance k²/N and tail p, Spearman ρ, error on the exact top-k",
+    },
+    "writers": {  # probes.writers (Wang 2026, arXiv 2606.07560): heads classified on the selection tasks
+        "{writer_tasks|canceller_tasks|significant_tasks}": "per head: selection tasks where it is a writer / canceller / BH-significant",
+        "{dla|validation_score|aie}": "per head, mean over selection tasks: refined DLA, validation score, Todd's signed AIE",
+        "class": "per head: +1 writer head, −1 canceller head (that class on ≥ WRITER_TASK_SHARE of the tasks), 0 neither",
+        "{writers|cancellers}": "writers / cancellers per selection task (mean over tasks)",
+        "task/{task}/{writers|cancellers}": "per selection task (its name with '-' written '_'): how many heads",
+        "{validated_tasks|ld_gap}": "tasks whose LD_clean − LD_flip clears its floor; mean LD_clean − LD_flip (nats)",
+        "aie/{writer|canceller|none}": "mean per-task signed AIE of the (task, head) pairs of each class",
+        "todd_topk/{writer_share|canceller_share}": "share of writer / canceller (task, head) pairs in the fv probe's FV set",
+        "todd_topk/{writers|cancellers}": "per task, how many of the fv probe's FV heads are writers / cancellers (mean)",
+        "set_size/{writers|cancellers|todd}": "writer heads, canceller heads, the fv probe's FV heads",
+        "{fv_layer|no_fv_zero_shot_accuracy}": "the fv probe's injection layer; zero-shot accuracy without FV (held-out tasks)",
+        "fv_zero_shot_accuracy/{writers|cancellers|todd}": "zero-shot accuracy with each set's FV (held-out tasks; none when empty)",
+        "fv_zero_shot_accuracy/random_writers/{mean|max|sets|beaten_share}":
+            "the writer FV's control: same-size head sets outside the writers (their accuracy; how many; share beaten)",
+        "set_overlap/writers_todd": "heads in both the writer set and the fv probe's FV set",
+        "clean/{few_shot_accuracy|loss|correct_logit}": "held-out tasks' 10-shot prompts, nothing ablated",
+        "ablate/{zero|mean}/{writers|cancellers|both}/{few_shot_accuracy|loss_change|correct_logit_change|logprob_change|logprob_ci_low|logprob_ci_high}":
+            "a set ablated (zero: every position, Wang; mean: last position, ours); none when the set is empty",
+    },
+    "grokking": {  # probes.grokking (Nanda et al. 2023, arXiv 2301.05217): modular-addition runs
+        "{train|test}_{loss|accuracy}": "float64 loss and accuracy of the answer at '=' over every train / test pair",
+        "restricted_loss": "loss over all p² pairs of the logits' key-frequency components (+ mean of the rest)",
+        "excluded_loss": "loss on the train pairs of the logits without their key-frequency components",
+        "{embed_gini|embed_key_share}": "W_E's Fourier norms per frequency: Gini coefficient; squared-norm share of the key frequencies",
+        "embed_fourier_norm/{k}": "‖(cos_k, sin_k) rows of W_E in the Fourier basis‖",
+        "weight_norm_sq": "total sum of squared weights",
+        "key_frequency_step": "the checkpoint the key frequencies were read from (the run's final one)",
+        "modulus": "p",
+        "key_frequency_neurons/{k}": "neurons whose dominant frequency is the key frequency k (at that checkpoint)",
+    },
+    "llc": {  # probes.llc (Lau et al. 2023; Hoogland et al. 2024, arXiv 2402.02364): devinterp's SGLD estimate
+        "{mean|std|devinterp_mean}": "λ̂ over chains (burn-in dropped): mean, std; devinterp's llc_mean (burn-in kept)",
+        "chain/{i}": "λ̂ of one chain",
+        "{init_loss|nbeta}": "L_n(w*) on the probe set; the nβ used",
+        "{rhat|spread|drift|drift_se}": ("split-R̂ of the loss traces; std of per-chain λ̂ / |λ̂|; "
+                                         "λ̂ of the second − first half of the draws / |λ̂|, its standard error"),
+        "{disagree|unsettled|diverged}": "1 when chains disagree (R̂ or spread), a trace still rises, or a chain diverged",
+        "{lr|localization|chains|draws|burnin|batch_size|n|seed|trace_points}": "the LLCSettings used",
+        "trace/{chain}/{k}": "mean sampled loss of one chain over block k of its SGLD steps (burn-in included)",
+        "trace_step/{k}": "centre SGLD step of block k",
+    },
 }
 
 
@@ -104,3 +151,38 @@ CORRELATION_NOISE_MULTIPLE = 2.0  # "errors are correlated": ρ > this many boot
 SIZE_MIN_AMPLIFICATION = 3.0  # "exact match amplifies p over size": its largest rise between neighbouring sizes is
 #                               ≥ this many times p's rise over the same step …
 SIZE_MAX_PREDICTION_ERROR = 0.5  # … and p^L predicts that rise within this fraction of it
+
+# ---- attribution patching vs exact AIE (probes.report_attribution) -------------------------------------------------
+ATTRIBUTION_MIN_AGREE_SHARE = 0.75  # "agrees better than chance": top-k overlap > k²/N at ≥ this share of checkpoints
+ATTRIBUTION_MIN_SPEARMAN = 0.5  # "ranks the heads like the exact AIE": median Spearman ρ over checkpoints ≥ this
+ATTRIBUTION_MAX_TOP_ERROR = 0.5  # "sizes the top heads": mean |attr − exact| on the exact top-k ≤ this × mean |exact|
+
+# ---- writers and cancellers (probes.writers, probes.writer_dynamics; Wang 2026, arXiv 2606.07560) -----------------
+WRITER_FDR_Q = 0.10  # Benjamini–Hochberg level of the refined-DLA permutation test (Wang)
+WRITER_SCORE_THRESHOLD = 0.05  # validation score > +this: writer; < −this: canceller (Wang's ±5%)
+WRITER_MIN_GAP = 0.5  # the validation score is defined only when LD_clean − LD_flip ≥ this many nats …
+WRITER_GAP_NOISE_MULTIPLE = 3.0  # … and ≥ this × its standard error over the validation pairs
+WRITER_TASK_SHARE = 0.5  # a "writer head" / "canceller head" of a checkpoint: that class on ≥ this share of the
+#                          selection tasks (the sets whose FVs and ablations are compared on the held-out tasks)
+
+# ---- grokking (probes.grokking; Nanda et al. 2023, arXiv 2301.05217) ----------------------------------------------
+GROK_ACCURACY = 0.99  # memorisation step: train accuracy first ≥ this; generalisation step: test accuracy first ≥ this
+PROGRESS_LEVEL = 0.5  # a loss "has fallen" at the first checkpoint where it is ≤ this × ln p (chance, its value at
+#                       initialisation); the restricted loss should get there before the test loss (circuit formation)
+EXCLUDED_MIN_RISE = 1.0  # "the excluded loss rises": its peak up to the generalisation step is ≥ this many nats above
+#                          its value at the first checkpoint, while the train loss falls over the same steps
+SPARSITY_MIN_GAIN = 0.2  # "the embedding becomes sparse in frequency": its Gini coefficient at the last checkpoint is
+#                          ≥ this above its value at memorisation
+WEIGHT_NORM_MIN_DROP = 0.1  # "weight decay cleans up": the total squared weight at the last checkpoint is ≤ (1 − this)
+#                             × its value at memorisation
+
+# ---- local learning coefficient (probes.llc, probes.stages; Hoogland et al. 2024, arXiv 2402.02364) ---------------
+LLC_RHAT_MAX = 1.1  # chains "agree": split-R̂ of their post-burn-in loss traces ≤ this (Gelman et al. 2013's 1.1) …
+LLC_SPREAD_MAX = 0.1  # … and the std of the per-chain λ̂ ≤ this × |λ̂|
+LLC_DRIFT_MAX = 0.1  # a trace "settled": λ̂ of the second half of the draws − the first half ≤ this × |λ̂| …
+LLC_DRIFT_Z = 2.0  # … or ≤ this many standard errors (over chains) of that difference (noise, not a rise)
+LLC_FLOOR = 1.0  # relative spread and drift divide by max(|λ̂|, this): λ̂ ≈ 0 at initialisation is not disagreement
+STAGE_FLAT_FRACTION = 0.1  # a stage boundary: an interior run of the GP-smoothed dλ̂/dlog t where |slope| ≤ this ×
+#                            its largest |slope| …
+STAGE_SLOPE_Z = 3.0  # … or ≤ this many posterior std of the slope (not distinguishable from 0): a critical point
+#                      (Hoogland et al. put boundaries where the slope is ≈ 0)

@@ -21,8 +21,13 @@ from circuits.errors import WorkbenchError
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
 from probes.checkpoint import CheckpointSource
 from probes.findings import Findings, compute_findings, summary_lines
+from probes.grokking import grokking_measures
 from probes.inputs import model_period
+from probes.report_attribution import attribution_html
 from probes.report_fv import fv_section
+from probes.report_grokking import grokking_section
+from probes.report_llc import llc_html
+from probes.report_writers import writers_html
 from probes.sweep import as_source, load_notes, load_table
 from probes.table import Row, has_probe, select
 
@@ -172,10 +177,26 @@ def _check_table(table: list[Row], source: CheckpointSource) -> None:
                              f"analyze at least 2 checkpoints (e.g. several revision folders with --hf).")
 
 
+def _write_grokking_report(source: CheckpointSource, table: list[Row], metrics: list[dict], notes: dict[str, str]) -> Path:
+    """A modular-addition run's report: the grokking section (`probes.report_grokking`); its induction probes do not
+    apply. One clear error when the table holds no grokking rows."""
+    lines, figures = grokking_section(table, metrics)
+    measures = grokking_measures(table, metrics)
+    body = "<h2>Grokking</h2>" + "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures))
+    out = source.path / REPORT_FILE
+    atomic_write_text(out, _page(source, lines, notes, body, len({r["step"] for r in table})))
+    data = {"summary": lines, "claims": [c.to_dict() for c in measures.claims], "grokking": measures.to_dict(),
+            "metrics": metrics, "skipped_probes": notes}
+    atomic_write_text(source.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
+    return out
+
+
 def write_report(run: RunStore | CheckpointSource) -> Path:
     """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table (no model is run)."""
     source = as_source(run)
     table, metrics, notes = load_table(source), source.metrics(), load_notes(source)
+    if source.config is not None and source.config.data.name == "modular-addition":
+        return _write_grokking_report(source, table, metrics, notes)  # no induction rows: the grokking section alone
     _check_table(table, source)
     findings = compute_findings(table, native=source.config is not None)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
@@ -186,6 +207,15 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
         fv_html = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in fv_lines) + "</ul>"
         fv_html += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in fv_figures)
         lines, data_fv, claims = lines + fv_lines, {"fv_transition": transition.to_dict()}, claims + transition.claims
+    if has_probe(table, "attribution"):  # attribution patching vs exact AIE (probes.report_attribution)
+        attr_html, attr_claims = attribution_html(table)
+        fv_html, lines, claims = fv_html + attr_html, lines + [c.sentence for c in attr_claims], claims + attr_claims
+    if has_probe(table, "writers"):  # writer and canceller heads (probes.report_writers)
+        writers_part, writer_claims = writers_html(table)
+        fv_html, lines, claims = fv_html + writers_part, lines + [c.sentence for c in writer_claims], claims + writer_claims
+    if has_probe(table, "llc"):  # local learning coefficient over training (probes.report_llc)
+        llc_part, llc_claims = llc_html(table, metrics, native=source.config is not None)
+        fv_html, lines, claims = fv_html + llc_part, lines + [c.sentence for c in llc_claims], claims + llc_claims
     body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)) + fv_html
     out = source.path / REPORT_FILE
     atomic_write_text(out, _page(source, lines, notes, body, len({r["step"] for r in table})))

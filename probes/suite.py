@@ -12,11 +12,16 @@ from collections.abc import Callable
 from circuits.errors import WorkbenchError
 from probes import detectors, icl, weights
 from probes.ablation import ABLATIONS, ablation_effects
+from probes.attribution import attribution_probe
 from probes.checkpoint import Checkpoint
 from probes.fv_analysis import fv_controls_probe, fv_probe
+from probes.grokking import grokking_probe
 from probes.induction_controls import induction_controls_probe
 from probes.inputs import ProbeInputs
+from probes.llc import NOT_APPLICABLE as LLC_NOT_APPLICABLE
+from probes.llc import llc_probe
 from probes.table import Row, head_rows, model_row
+from probes.writers import writers_probe
 
 Probe = Callable[[Checkpoint, ProbeInputs], list[Row]]
 
@@ -79,13 +84,18 @@ PROBES: dict[str, Probe] = {
     "induction_controls": induction_controls_probe,
     "fv": fv_probe,
     "fv_controls": fv_controls_probe,
+    "attribution": attribution_probe,
+    "writers": writers_probe,
+    "grokking": grokking_probe,
+    "llc": llc_probe,  # opt-in (not in DEFAULT_PROBES): devinterp SGLD, ≈ 30 s per checkpoint
 }
 FINAL_ONLY = ("induction_controls", "fv_controls")  # probes run on the last checkpoint only (costly controls)
 DEFAULT_PROBES = ("attention", "weights", "icl", "ablation", "induction_controls")
 # Bump a probe's version whenever its definition or inputs change: the version is part of the sweep's cache key,
 # so old cached scores are never reused for a changed definition.
 PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "induction_controls": 2,
-                                  "fv": 4, "fv_controls": 3}
+                                  "fv": 4, "fv_controls": 3, "attribution": 1, "writers": 2, "grokking": 1,
+                                  "llc": 1}
 
 
 def not_applicable(probe: str, inputs: ProbeInputs) -> str | None:
@@ -93,8 +103,18 @@ def not_applicable(probe: str, inputs: ProbeInputs) -> str | None:
     if probe == "weights" and not inputs.facts.native:
         return (f"weight scores need one of our models (known LayerNorm folding and positional scheme); "
                 f"{inputs.facts.architecture} checkpoints are probed through activations only")
-    if probe in ("fv", "fv_controls") and (inputs.config is None or inputs.config.data.name != "fv-mix"):
+    if probe in ("fv", "fv_controls", "attribution", "writers") and (inputs.config is None or inputs.config.data.name != "fv-mix"):
         return "function-vector probes need a run trained on fv-mix data (preset 'fv')"
+    modular = inputs.config is not None and inputs.config.data.name == "modular-addition"
+    if probe == "grokking" and not modular:
+        return "grokking progress measures need a run trained on modular-addition data (preset 'grokking')"
+    if probe == "grokking" and inputs.config.model.attn_only:
+        return "key frequencies are read from MLP activations (Nanda et al. 2023); this model has no MLP"
+    if modular and probe in ("attention", "weights", "icl", "ablation", "induction_controls"):
+        return ("induction probes score copying from earlier in a sequence (repeats, ICL score, copying and "
+                "K-composition); a modular-addition run only ever sees 'a b =' and is trained at '=' alone")
+    if probe == "llc" and inputs.config is None:
+        return LLC_NOT_APPLICABLE
     return None
 
 

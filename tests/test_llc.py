@@ -1,0 +1,299 @@
+"""The LLC probe (probes.llc: devinterp 2.0.1's SGLD estimator), its calibration on a regular model, stage boundaries
+(probes.stages) and the report section (probes.report_llc)."""
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+
+import pytest
+import torch
+from builders import tiny_config
+
+from circuits.errors import WorkbenchError
+from circuits.model import FastTransformer
+from probes.checkpoint import Checkpoint
+from probes.inputs import ProbeInputs
+from probes.llc import (
+    DEFAULT_SETTINGS,
+    LLCResult,
+    LLCSettings,
+    diagnose,
+    estimate_llc,
+    llc_probe,
+    probe_set,
+    result_rows,
+    split_rhat,
+)
+from probes.metrics import LLC_RHAT_MAX, is_declared
+from probes.report_llc import llc_claims, llc_section
+from probes.stages import stage_boundaries
+
+TINY = LLCSettings(chains=2, draws=20, burnin=5, batch_size=8, n=16, trace_points=5)
+RUN_GRID = [0, 1, 2, 3, 5, 7, 11, 16, 25, 37, 55, 82, 122, 143, 182, 272, 286, 405, 429, 571, 605, 714, 857, 903, 1000,
+            1143, 1286, 1347, 1429, 1571, 1714, 1857, 2000, 2010, 2143, 2286, 2429, 2571, 2714, 2857, 3000]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """SGLD on these small models is per-op overhead: one torch thread (two thrash when the cores are shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_checkpoint(step: int = 0) -> Checkpoint:
+    config = tiny_config()
+    return Checkpoint.native(config, FastTransformer(config.model).state_dict(), step)
+
+
+# ---- settings and the missing extra -------------------------------------------------------------------------------
+def test_default_settings_are_valid_and_use_hooglands_nbeta():
+    DEFAULT_SETTINGS.validate()
+    assert DEFAULT_SETTINGS.resolved_nbeta == pytest.approx(100 / math.log(100))  # 21.7, Hoogland's m/ln m at m = 100
+    assert LLCSettings(nbeta=5.0).resolved_nbeta == 5.0
+
+
+@pytest.mark.parametrize(("fields", "named"), [
+    ({"chains": 1}, "chains"), ({"n": 30, "batch_size": 25}, "multiple of batch_size"), ({"lr": 0.0}, "lr"),
+    ({"localization": -1.0}, "localization"), ({"draws": 10, "trace_points": 20}, "trace_points"),
+    ({"nbeta": -2.0}, "nbeta")])
+def test_bad_settings_are_one_clear_error_naming_the_field(fields, named):
+    with pytest.raises(WorkbenchError, match=named):
+        LLCSettings(**fields).validate()
+
+
+def test_missing_devinterp_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "devinterp.slt.llc", None)  # `from devinterp.slt.llc import …` raises
+    with pytest.raises(WorkbenchError, match=r'pip install -e "\.\[llc\]"'):
+        llc_probe(tiny_checkpoint(), ProbeInputs.for_run(tiny_config()), TINY)
+
+
+def test_a_probe_set_of_the_wrong_size_is_refused():
+    ckpt = tiny_checkpoint()
+    with pytest.raises(WorkbenchError, match="settings.n = 16"):
+        estimate_llc(FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, 8), TINY)
+
+
+def test_models_that_are_not_ours_are_not_applicable_with_the_reason():
+    from probes.checkpoint import ModelFacts
+    from probes.suite import not_applicable
+
+    facts = ModelFacts(2, 4, 32, 8, 64, 97, native=False, architecture="gpt2")
+    assert "one of our models" in not_applicable("llc", ProbeInputs.for_model(facts))
+    assert not_applicable("llc", ProbeInputs.for_run(tiny_config())) is None
+    with pytest.raises(WorkbenchError, match="re-splits its weights"):
+        llc_probe(Checkpoint(0, facts, bridge=object()), ProbeInputs.for_model(facts), TINY)
+
+
+# ---- the probe on a tiny model ---------------------------------------------------------------------------------------
+def test_probe_emits_declared_metrics_with_one_row_per_chain_and_trace_block():
+    rows = llc_probe(tiny_checkpoint(), ProbeInputs.for_run(tiny_config()), TINY)
+    names = [r["metric"] for r in rows]
+    assert all(is_declared("llc", m) for m in names), [m for m in names if not is_declared("llc", m)]
+    assert sum(m.startswith("chain/") for m in names) == 2 and sum(m.startswith("trace/") for m in names) == 2 * 5
+    value = {r["metric"]: r["value"] for r in rows}
+    assert value["n"] == 16 and value["nbeta"] == pytest.approx(16 / math.log(16)) and math.isfinite(value["mean"])
+
+
+def test_same_seed_gives_the_same_estimate_and_leaves_global_rngs_alone():
+    ckpt = tiny_checkpoint()
+    model, data = FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, TINY.n)
+    torch.manual_seed(7)
+    first = estimate_llc(model, data, TINY)
+    after = torch.rand(3)
+    torch.manual_seed(7)
+    assert torch.equal(torch.rand(3), after)  # devinterp's global seeding did not leak out
+    again = estimate_llc(model, data, TINY)
+    other = estimate_llc(model, data, LLCSettings(**{**TINY.__dict__, "seed": 1}))
+    assert torch.equal(first.per_chain, again.per_chain) and first.mean == again.mean
+    assert not torch.equal(first.per_chain, other.per_chain)
+
+
+def test_without_burnin_the_estimate_is_devinterps_own():
+    ckpt = tiny_checkpoint()
+    settings = LLCSettings(**{**TINY.__dict__, "burnin": 0})
+    result = estimate_llc(FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, TINY.n), settings)
+    assert result.mean == pytest.approx(result.devinterp_mean, rel=1e-5, abs=1e-6)
+    with_burnin = estimate_llc(FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, TINY.n), TINY)
+    assert with_burnin.mean != pytest.approx(with_burnin.devinterp_mean, rel=1e-6)  # burn-in steps are dropped
+
+
+# ---- calibration: a regular model has λ = d/2 (Watanabe 2009) ----------------------------------------------------
+def least_squares_llc(d: int, seed: int = 0) -> LLCResult:
+    """devinterp's estimate for least squares y = x·w + N(0, 1), x ~ N(0, I_d), n = 200, started at the optimum.
+    Deviation from the reference check (n = 10⁴, ε = 1e-5, batch sampling, 4 × 2000 draws, λ̂ = 5.07 ± 0.33 for
+    d = 10): full-batch Langevin on n = 200 (nβ = n/ln n = 37.7) with ε = 2.6e-3 (ε·nβ/2 ≈ 0.05), 4 × 250 draws,
+    a few seconds."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, d, generator=gen)
+    y = x @ torch.randn(d, generator=gen) + torch.randn(200, generator=gen)
+    model = torch.nn.Linear(d, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.linalg.lstsq(x, y[:, None]).solution.T)
+
+    def loss_fn(m: torch.nn.Module, rows: torch.Tensor) -> torch.Tensor:  # devinterp's (batch, width − 1) contract
+        return ((rows[:, -1] - m(rows[:, :-1])[:, 0]) ** 2 / 2)[:, None].expand(-1, rows.shape[1] - 1)
+
+    settings = LLCSettings(lr=2.6e-3, localization=0.0, chains=4, draws=250, burnin=20, batch_size=200, n=200, seed=seed)
+    return estimate_llc(model, torch.cat([x, y[:, None]], 1), settings, loss_fn=loss_fn)
+
+
+def test_calibration_on_a_regular_model_recovers_half_its_dimension():
+    result = least_squares_llc(10)
+    assert abs(result.mean - 5.0) < 1.0, result.per_chain  # d/2
+    assert abs(result.mean - 10.0) > 3.0  # and not d (a wrong d, or an estimator off by 2×, fails)
+    assert result.diagnostics.rhat <= LLC_RHAT_MAX and not result.diagnostics.diverged
+
+
+# ---- diagnostics ---------------------------------------------------------------------------------------------------
+def test_split_rhat_is_one_for_mixing_chains_and_large_for_separated_or_drifting_ones():
+    gen = torch.Generator().manual_seed(0)
+    iid = torch.randn(4, 400, generator=gen, dtype=torch.float64)
+    assert split_rhat(iid) < 1.02
+    assert split_rhat(iid + torch.arange(4, dtype=torch.float64)[:, None]) > 1.5
+    assert split_rhat(iid + torch.linspace(0, 4, 400, dtype=torch.float64)) > 1.2  # split halves catch a drift
+    assert split_rhat(torch.ones(2, 10, dtype=torch.float64)) == 1.0
+
+
+def test_diagnose_flags_disagreement_drift_and_divergence():
+    gen = torch.Generator().manual_seed(0)
+    draws = 3.0 + 0.01 * torch.randn(4, 200, generator=gen, dtype=torch.float64)
+    calm = diagnose(draws, torch.tensor([20.0, 20.2, 19.9, 20.1], dtype=torch.float64), 20.05, 21.7, [])
+    assert not (calm.disagree or calm.unsettled or calm.diverged) and calm.reasons == ()
+    apart = diagnose(draws, torch.tensor([10.0, 30.0, 12.0, 28.0], dtype=torch.float64), 20.0, 21.7, [])
+    assert apart.disagree and "spread" in apart.reasons[0]
+    rising = diagnose(draws + torch.linspace(0, 0.5, 200, dtype=torch.float64), torch.full((4,), 20.0, dtype=torch.float64), 20.0, 21.7, [])
+    assert rising.unsettled
+    negative = diagnose(draws, torch.tensor([-1.0, 0.5, 0.4, 0.6], dtype=torch.float64), 0.1, 21.7, ["Chain failed: x"])
+    assert negative.diverged and any("negative" in r for r in negative.reasons)
+
+
+# ---- stage boundaries (probes.stages) on synthetic curves over the default run's checkpoint grid ----------------
+def _curve(fn, noise: float = 0.0, seed: int = 0) -> list[float]:
+    gen = torch.Generator().manual_seed(seed)
+    jitter = (noise * torch.randn(len(RUN_GRID), generator=gen)).tolist()
+    return [fn(math.log1p(s)) + j for s, j in zip(RUN_GRID, jitter, strict=True)]
+
+
+def _sigmoid(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_plateau_between_two_rises_holds_one_boundary_and_the_flat_ends_bound_the_first_and_last_stage(seed):
+    # rises centred at log-steps 3 (step ≈ 19) and 6.5 (≈ 664): the plateau between spans steps ≈ 54–244
+    llc = _curve(lambda x: 10 * _sigmoid((x - 3) / 0.3) + 10 * _sigmoid((x - 6.5) / 0.3), noise=0.2, seed=seed)
+    first, middle, last = stage_boundaries(RUN_GRID, llc)
+    assert first < 19 and 54 <= middle <= 244 and last > 664  # before the first rise, in the plateau, after the 2nd
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_peak_is_a_boundary_a_sigmoid_is_bracketed_and_a_straight_line_has_none(seed):
+    peak = stage_boundaries(RUN_GRID, _curve(lambda x: 20 * math.exp(-((x - 5) ** 2) / 2), noise=0.2, seed=seed))
+    assert sum(abs(math.log1p(b) - 5) < 0.1 for b in peak) == 1, peak  # the peak is at step e⁵ − 1 ≈ 147 …
+    assert all(abs(math.log1p(b) - 5) > 1.5 for b in peak if abs(math.log1p(b) - 5) >= 0.1), peak  # … the rest far
+    rise = stage_boundaries(RUN_GRID, _curve(lambda x: 10 * _sigmoid((x - 5) / 0.4), noise=0.2, seed=seed))
+    assert len(rise) == 2 and rise[0] < 147 < rise[1], rise  # where λ̂ leaves and reaches its plateaus
+    assert stage_boundaries(RUN_GRID, _curve(lambda x: 3 * x, noise=0.2, seed=seed)) == []  # a straight line
+    assert stage_boundaries(RUN_GRID, [1.0] * len(RUN_GRID)) == [] and stage_boundaries([0, 1], [1.0, 2.0]) == []
+
+
+# ---- the report section on a synthetic table -------------------------------------------------------------------------
+def _llc_rows(step: int, mean: float, spread: float = 0.02) -> list[dict]:
+    per_chain = torch.tensor([mean - spread, mean + spread, mean, mean], dtype=torch.float64)
+    diag = diagnose(torch.full((4, 200), 3.0, dtype=torch.float64), per_chain, mean, 21.7, [])
+    result = LLCResult(mean, float(per_chain.std()), per_chain, torch.full((4, 250), 3.0, dtype=torch.float64), 2.0,
+                       21.7, DEFAULT_SETTINGS, diag)
+    return [{"step": step, "tokens": None, **row} for row in result_rows(result)]
+
+
+def _table(llc_fn, flagged: int | None = None, attention: bool = True) -> list[dict]:
+    table = []
+    for s in RUN_GRID:
+        x = math.log1p(s)
+        table += _llc_rows(s, llc_fn(x), spread=10.0 if s == flagged else 0.02)
+        if attention:  # head 1.0 becomes an induction head around step 600
+            table += [{"step": s, "tokens": None, "layer": layer, "head": head, "probe": "attention", "metric": "induction",
+                       "value": 0.8 * _sigmoid((s - 600) / 30) if (layer, head) == (1, 0) else 0.01}
+                      for layer in range(2) for head in range(2)]
+    return table
+
+
+def test_the_section_places_a_peak_boundary_inside_the_phase_change_and_lists_flagged_steps():
+    table = _table(lambda x: 0.3 + 20 * math.exp(-((x - math.log(601)) ** 2) / (2 * 0.4**2)), flagged=1000)
+    claims, boundaries = llc_claims(table)
+    by_key = {c.key: c for c in claims}
+    assert sum(450 <= b <= 800 for b in boundaries) == 1, boundaries  # the peak, inside the phase-change window
+    assert by_key["llc/stage_boundary"].supported and by_key["llc/stage_boundary"].value == 0
+    assert by_key["llc/rises"].supported is False  # the curve ends near where it started
+    assert not by_key["llc/chains_agree"].supported and "disagree at steps 1000" in by_key["llc/chains_agree"].sentence
+    lines, figures = llc_section(table, [])
+    assert len(figures) == 3 and "n = 100 probe sequences" in lines[0] and "nβ = 21.7" in lines[0]
+
+
+def test_sentences_say_not_supported_when_the_numbers_do_not_support_them():
+    monotone = _table(lambda x: 0.3 + 20 * _sigmoid((x - 6.4) / 0.3))
+    by_key = {c.key: c for c in llc_claims(monotone)[0]}
+    assert by_key["llc/rises"].supported and by_key["llc/phase_change"].supported
+    assert by_key["llc/stage_boundary"].sentence.startswith("Not supported by this run")  # boundaries bracket it
+    assert by_key["llc/stage_of_phase_change"].supported  # … the rise holding the phase change is the largest stage
+    without_attention = {c.key: c for c in llc_claims(_table(lambda x: x, attention=False))[0]}
+    assert "attention probe was not run" in without_attention["llc/phase_change"].sentence
+    assert without_attention["llc/phase_change"].sentence.startswith("Not supported by this run")
+
+
+def test_the_report_shows_the_llc_section_only_when_llc_rows_exist(tiny_run, tmp_path, monkeypatch):
+    from circuits.store import RunStore
+    from probes import llc
+    from probes.report import write_report
+    from probes.sweep import run_sweep
+
+    monkeypatch.setattr(llc, "DEFAULT_SETTINGS", TINY)
+    shutil.copytree(tiny_run.path, tmp_path / "run")
+    store = RunStore(tmp_path / "run")
+    run_sweep(store, probes=("attention", "icl"), progress=False)
+    assert "Local learning coefficient" not in write_report(store).read_text()
+    run_sweep(store, probes=("attention", "icl", "llc"), progress=False)
+    page = write_report(store).read_text()
+    assert "Local learning coefficient" in page and "n = 16 probe sequences" in page
+
+
+# ---- the default run (CI) and every checkpoint (--runlong) -----------------------------------------------------------
+@pytest.mark.slow
+def test_llc_grows_from_initialisation_to_the_trained_model_with_agreeing_chains(default_run, tmp_path):
+    """Measured on attn-only-2l seed 0 at the default settings: λ̂ 0.24 ± 0.01 at step 0, 20.9 ± 0.3 at step 3000,
+    split-R̂ ≤ 1.01, spread ≤ 0.02. Two checkpoints, the default settings (≈ 30 s each on 2 idle cores)."""
+    from circuits.store import RunStore
+    from probes.sweep import run_sweep
+
+    shutil.copytree(default_run.path, tmp_path / "run", ignore=shutil.ignore_patterns("analysis"))
+    store = RunStore(tmp_path / "run")
+    steps = store.steps()
+    table = run_sweep(store, probes=("llc",), steps=[steps[0], steps[-1]], progress=False)
+    value = {(r["step"], r["metric"]): r["value"] for r in table}
+    first, last = steps[0], steps[-1]
+    assert value[(first, "mean")] < 2.0 and value[(last, "mean")] > 10.0
+    assert value[(last, "mean")] - value[(first, "mean")] > 3 * math.hypot(value[(last, "std")], value[(first, "std")])
+    for step in (first, last):
+        assert not any(value[(step, f)] for f in ("disagree", "unsettled", "diverged")), step
+
+
+@pytest.mark.long
+def test_llc_at_every_checkpoint_rises_in_the_stage_that_holds_the_phase_change(default_run, tmp_path):
+    """Every checkpoint of the default run (≈ 1 h on 2 shared cores). Measured on attn-only-2l seed 0: λ̂ 0.24 until
+    step ~100, 9.6 at 429, 19.4 at 605, ≈ 19–20 to step 1,857 and 20.9 at 3,000; stage boundaries at steps 173 and
+    918 bracket the phase-change window 429–714; no checkpoint flagged."""
+    from circuits.store import RunStore
+    from probes.report_llc import top_induction
+    from probes.sweep import run_sweep
+
+    shutil.copytree(default_run.path, tmp_path / "run", ignore=shutil.ignore_patterns("analysis"))
+    table = run_sweep(RunStore(tmp_path / "run"), probes=("attention", "llc"), progress=False)
+    claims, boundaries = llc_claims(table)
+    change = top_induction(table)[2]
+    assert any(b < change.start for b in boundaries) and any(b > change.end for b in boundaries), boundaries
+    by_key = {c.key: c for c in claims}
+    for key in ("llc/rises", "llc/phase_change", "llc/stage_of_phase_change", "llc/chains_agree"):
+        assert by_key[key].supported, by_key[key].sentence
