@@ -66,7 +66,7 @@ def _acquire(lock: Path, command: str) -> str:
         if holder == {}:  # being written right now (or left damaged): give the writer a moment
             time.sleep(0.05)
             continue
-        if not _is_stale(holder):
+        if not is_stale(holder):
             raise WorkbenchError(_held_message(lock, holder))
         _take_over(lock, holder)
     holder = read_lock(lock) or {}
@@ -86,7 +86,7 @@ def _create(lock: Path, text: str) -> bool:
     return True
 
 
-def _is_stale(holder: dict) -> bool:
+def is_stale(holder: dict) -> bool:
     """True only if the holder ran on this host and its pid is no longer alive (another host: never assumed)."""
     if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
         return False

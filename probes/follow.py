@@ -17,8 +17,6 @@ two probed checkpoints; before that the follower only probes.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from plotly.subplots import make_subplots
 
 from circuits.device import resolve_device
 from circuits.errors import WorkbenchError
-from circuits.lock import LOCK_FILE, read_lock
+from circuits.lock import LOCK_FILE, is_stale, read_lock
 from circuits.store import CONFIG_FILE, STATE_FILE, RunStore
 from probes.checkpoint import RunSource
 from probes.display import in_kernel
@@ -152,15 +150,7 @@ def lock_holder_alive(run_dir: str | Path) -> bool:
     holder = read_lock(Path(run_dir) / LOCK_FILE)
     if holder is None:
         return False
-    if not holder or holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-        return True
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
+    return not holder or not is_stale(holder)  # an empty holder: a lock being written right now
 
 
 def _wait_for_run(run: Path, start: float, timeout: float | None, poll: float, stall: float,
