@@ -1,11 +1,12 @@
 """Cost of the `llc` probe per checkpoint, against one `attention` probe pass on the same checkpoint, one run.
 
-    python bench/llc_speed.py [RUN] [--step S] [--threads 1] [--repeats 1]
+    python bench/llc_speed.py [RUN] [--step S] [--threads 1] [--sampling-threads 1] [--repeats 1]
 
 RUN defaults to checkpoints/attn-only-2l (train it with `icl-workbench train`); S defaults to its last checkpoint.
 Timed, interleaved (attention, llc, attention, llc, …) so that load from other processes falls on both alike:
   attention  `probes.suite.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
-  llc        `probes.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer)
+  llc        `probes.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer),
+             sampling on --sampling-threads torch threads (`probes.llc.SAMPLING_THREADS`; 0: --threads)
 It prints the median seconds of each over --repeats, the ratio llc / attention, the SGLD steps per second, and
 λ̂ with its diagnostics (so a fast but broken estimate would show).
 """
@@ -22,14 +23,18 @@ def main() -> None:
     parser.add_argument("run", nargs="?", default="checkpoints/attn-only-2l")
     parser.add_argument("--step", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sampling-threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from circuits.store import RunStore
+    from probes import llc
     from probes.checkpoint import RunSource
     from probes.inputs import ProbeInputs
     from probes.llc import DEFAULT_SETTINGS, llc_probe
     from probes.suite import attention_probe
+
+    llc.SAMPLING_THREADS = args.sampling_threads or None
 
     source = RunSource(RunStore(args.run))
     step = args.step if args.step is not None else source.steps()[-1]
@@ -43,7 +48,8 @@ def main() -> None:
     value = {r["metric"]: r["value"] for r in rows}
     s = DEFAULT_SETTINGS
     sgld_steps = s.chains * (s.burnin + s.draws)
-    print(f"{args.run} step {step}, threads={args.threads}, median of {args.repeats}")
+    print(f"{args.run} step {step}, threads={args.threads}, sampling threads={args.sampling_threads or args.threads}, "
+          f"median of {args.repeats}")
     print(f"attention probe pass          : {t_att:8.3f} s")
     print(f"llc probe (default settings)  : {t_llc:8.3f} s   {t_llc / t_att:7.1f}x the attention pass   "
           f"{sgld_steps / t_llc:6.1f} SGLD steps/s ({s.chains} chains × {s.burnin}+{s.draws} steps, batch {s.batch_size})")

@@ -17,7 +17,7 @@ Settings (`LLCSettings`), the same at every checkpoint as Hoogland do, against t
   ε = 1e-3, not 3e-3: our models have no LayerNorm. On attn-only-2l (2 chains × 200 draws, no burn-in, steps
       429–3000) λ̂ grew 15–25% from ε = 1e-3 to 2e-3 (a step-size bias), and 11–13% from 3e-4 to 1e-3, most of it
       the slower equilibration at 3e-4 (plateau losses differ by ≈ 6%);
-  4 chains, not 20, and batch 25, not 100: cost on 2 CPU cores (bench/llc_speed.py);
+  4 chains, not 20, and batch 25, not 100: cost on 2 CPU cores (≈ 30 s per checkpoint, bench/llc_speed.py);
   50 burn-in steps, not 0: at ε = 1e-3 the loss trace takes ≈ 40 steps to reach its plateau; they are dropped from
       the mean (devinterp's `compute_llc` would include them).
 Diagnostics per checkpoint (thresholds in `probes.metrics`): split-R̂ of the post-burn-in loss traces (Gelman et al.
@@ -62,6 +62,11 @@ logger = logging.getLogger(__name__)
 LLC_SEED = PROBE_SEED + 11  # the probe set's seed (other probe inputs use PROBE_SEED + 0…4)
 INSTALL_HINT = 'pip install -e ".[llc]"'
 LossFn = Callable[[nn.Module, Tensor], Tensor]
+# Torch threads while sampling (None: the caller's). SGLD on our small models is many small ops: on 2 cores shared
+# with other jobs, the default estimate on attn-only-2l (bench/llc_speed.py) took 28–29 s on one thread at any load,
+# 19 s on two threads at load ≈ 2 but 178 s at load ≈ 3.5 (the threads wait on each other). One thread is the safe
+# default on a shared machine; set 2 (or None) on idle cores.
+SAMPLING_THREADS: int | None = 1
 
 
 @dataclass(frozen=True)
@@ -175,10 +180,12 @@ def lm_loss(model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor,
 def _isolated() -> Iterator[list[warnings.WarningMessage]]:
     """Sampling without side effects: global RNG states restored (devinterp seeds torch, numpy and random), its
     per-chain tqdm bars off (the sweep has its own), the garbage collector's existing objects frozen (devinterp calls
-    gc.collect() twice per chain, ≈ 0.5 s each in a process that imported transformers), warnings recorded."""
+    gc.collect() twice per chain, ≈ 0.5 s each in a process that imported transformers), SAMPLING_THREADS torch
+    threads (restored after), warnings recorded."""
     from devinterp.slt import sampler
 
-    py_state, np_state = random.getstate(), np.random.get_state()
+    py_state, np_state, threads = random.getstate(), np.random.get_state(), torch.get_num_threads()
+    torch.set_num_threads(SAMPLING_THREADS or threads)
     gc.freeze()
     try:
         with (torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught,
@@ -187,6 +194,7 @@ def _isolated() -> Iterator[list[warnings.WarningMessage]]:
             yield caught
     finally:
         gc.unfreeze()
+        torch.set_num_threads(threads)
         random.setstate(py_state)
         np.random.set_state(np_state)
 
@@ -211,8 +219,8 @@ def _sample(model: nn.Module, rows: Tensor, s: LLCSettings, loss_fn: LossFn, dev
 def estimate_llc(model: nn.Module, dataset: Shaped[Tensor, "n width"], settings: LLCSettings = DEFAULT_SETTINGS,
                  loss_fn: LossFn = lm_loss, device: str | torch.device = "cpu") -> LLCResult:
     """λ̂ at the model's current weights w* on `dataset` (n rows: token sequences for the default `lm_loss`, or
-    whatever rows `loss_fn(model, rows) -> (batch, width − 1)` reads), with chain diagnostics. The model is not
-    changed (devinterp samples copies)."""
+    whatever rows `loss_fn(model, rows) -> (batch, width − 1)` reads), with chain diagnostics. The model's weights
+    are not changed (devinterp samples copies); it is left in eval mode."""
     settings.validate()
     if dataset.shape[0] != settings.n:
         raise WorkbenchError(f"the LLC probe set has {dataset.shape[0]} rows but settings.n = {settings.n} (nβ = n/ln n "
