@@ -182,7 +182,6 @@ LLC_SPREAD_MAX = 0.1  # … and the std of the per-chain λ̂ ≤ this × |λ̂|
 LLC_DRIFT_MAX = 0.1  # a trace "settled": λ̂ of the second half of the draws − the first half ≤ this × |λ̂| …
 LLC_DRIFT_Z = 2.0  # … or ≤ this many standard errors (over chains) of that difference (noise, not a rise)
 LLC_FLOOR = 1.0  # relative spread and drift divide by max(|λ̂|, this): λ̂ ≈ 0 at initialisation is not disagreement
-STAGE_FLAT_FRACTION = 0.1  # a stage boundary: an interior run of the GP-smoothed dλ̂/dlog t where |slope| ≤ this ×
-#                            its largest |slope| …
-STAGE_SLOPE_Z = 3.0  # … or ≤ this many posterior std of the slope (not distinguishable from 0): a critical point
-#                      (Hoogland et al. put boundaries where the slope is ≈ 0)
+STAGE_FLAT_FRACTION = 0.1  # the GP-smoothed dλ̂/dlog t is "≈ 0" where |slope| ≤ this × its largest |slope| …
+STAGE_SLOPE_Z = 3.0  # … or ≤ this many posterior std of the slope (not distinguishable from 0); stage boundaries sit
+#                      in or at the ends of those runs (probes.stages; Hoogland et al.: where the slope is ≈ 0)
