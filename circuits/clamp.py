@@ -35,14 +35,15 @@ train a 2-layer, 8-head RoPE + LayerNorm model on Omniglot few-shot sequences; h
 (3qk, 4, 3v, 5) are not kinds here; `reference_output` is their appendix clamp.
 
 This module imports nothing of the package but `circuits.errors` (`circuits.config` imports it); reference runs are
-loaded by `circuits.train.clamp_set`, the model seam is `FastTransformer.clamps` (`circuits.model`).
+loaded by `circuits.train.clamp_set`; a clamp is a set of edits at TransformerLens hook names (`layer_edits`), which
+`FastTransformer`'s seams (`circuits.model.Seams`) and the bridge's hooks (`probes.clamped`) both apply.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from circuits.errors import WorkbenchError
+from circuits.seams import Seams
 
 logger = logging.getLogger(__name__)
 KINDS = ("prev_token_pattern", "zero_head", "mean_head", "block_k_composition", "reference_pattern", "reference_output")
@@ -113,10 +115,6 @@ def _clamp_from_json(item: Any, where: str, example: str) -> Clamp:
             allowed = " or ".join("null" if t is type(None) else t.__name__ for t in FIELD_TYPES[name])
             raise WorkbenchError(f"{where}.{name} must be {allowed}, got {json.dumps(value)}.")
     return Clamp(**item)
-
-
-def clamps_to_json(clamps: Sequence[Clamp]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(c) for c in clamps]
 
 
 def validate_clamps(clamps: Sequence[Clamp], model: Any, steps: int) -> None:
@@ -257,14 +255,23 @@ def edit_pattern(pattern: Float[Tensor, "batch n_heads q_pos k_pos"], clamps: Se
     return pattern
 
 
-def edit_z(z: Float[Tensor, "batch pos n_heads d_head"], clamps: Sequence[Clamp]) -> Float[Tensor, "batch pos n_heads d_head"]:
+def edit_z(z: Float[Tensor, "batch pos n_heads d_head"], clamps: Sequence[Clamp], group: int | None = None
+           ) -> Float[Tensor, "batch pos n_heads d_head"]:
     """`z` with the heads of the zero/mean clamps among `clamps` (all of one layer) replaced (mean: per position,
-    over this batch, gradient passing)."""
+    over this batch — or over each block of `group` rows, when the batch stacks copies of one batch —, gradient
+    passing)."""
     for clamp in clamps:
         if clamp.kind in Z_KINDS:
-            target = torch.zeros_like(z) if clamp.kind == "zero_head" else z.mean(0, keepdim=True).expand_as(z)
+            target = torch.zeros_like(z) if clamp.kind == "zero_head" else _batch_mean(z, group)
             z = torch.where(head_mask(clamp, z.shape[2], z.device)[:, None], target, z)
     return z
+
+
+def _batch_mean(z: Tensor, group: int | None) -> Tensor:
+    if group is None:
+        return z.mean(0, keepdim=True).expand_as(z)
+    blocks = rearrange(z, "(c b) ... -> c b ...", b=group)
+    return rearrange(blocks.mean(1, keepdim=True).expand_as(blocks), "c b ... -> (c b) ...")
 
 
 def edit_keys(k: Float[Tensor, "batch pos n_heads d_head"], blocked: Float[Tensor, "batch pos n_heads d_head"],
@@ -277,30 +284,40 @@ def edit_keys(k: Float[Tensor, "batch pos n_heads d_head"], blocked: Float[Tenso
     return k
 
 
-def finish_with(block: Any, x: Float[Tensor, "batch pos d_model"], attn_out: Float[Tensor, "batch pos d_model"]
-                ) -> Float[Tensor, "batch pos d_model"]:
-    """A `circuits.model.Block`'s output given its input and its attention output (the MLP, if any, runs after)."""
-    x = x + attn_out
-    return x if block.attn_only else x + block.mlp(block.ln2(x))
+def layer_edits(clamps: Sequence[Clamp], layer: int, embedding_keys: Callable[[Tensor], Tensor],
+                context: Mapping[str, Any]) -> dict[str, Callable[[Tensor], Tensor]]:
+    """The seam edits (TransformerLens hook name → edit) applying `clamps` (all of `layer`): the one definition of a
+    clamp, used by the training forward (`FastTransformer` seams) and by the probes' bridge hooks (`probes.clamped`).
+    `context` holds this forward pass's reference values ("refs"), embeddings ("x0") and, when the batch stacks copies
+    of one batch of that many rows, "group" (a `mean_head` clamp then averages each copy alone); `embedding_keys(x0)` gives
+    the layer's keys [batch pos n_heads d_head] (before rotary) computed from the embeddings."""
+    kinds, edits = {c.kind for c in clamps}, {}
+    output = next((c for c in clamps if c.kind == "reference_output"), None)
+    if output is not None:
+        edits[f"blocks.{layer}.hook_attn_out"] = lambda out: context["refs"][output.reference][layer].attn_out
+    if "block_k_composition" in kinds:
+        edits[f"blocks.{layer}.attn.hook_k"] = lambda k: edit_keys(k, embedding_keys(context["x0"]), clamps)
+    if kinds & set(PATTERN_KINDS):
+        edits[f"blocks.{layer}.attn.hook_pattern"] = lambda p: edit_pattern(p, clamps, context["refs"])
+    if kinds & set(Z_KINDS):
+        edits[f"blocks.{layer}.attn.hook_z"] = lambda z: edit_z(z, clamps, context.get("group"))
+    return edits
 
 
 @torch.no_grad()
 def reference_activations(reference: Any, tokens: Int[Tensor, "batch pos"]) -> list[LayerActivations]:
     """Per layer, the attention pattern and attention output of `reference` (a FastTransformer) on `tokens`."""
-    x, out = reference.embedding(tokens), []
-    for block in reference.blocks:
-        attn = block.attn
-        q, k, v = attn.qkv(block.ln1(x))
-        pattern = attn.pattern(q, k)
-        attn_out = attn.out(rearrange(torch.bmm(pattern, v), "(b h) p d -> b p h d", h=attn.n_heads))
-        out.append(LayerActivations(rearrange(pattern, "(b h) q k -> b h q k", h=attn.n_heads), attn_out))
-        x = finish_with(block, x, attn_out)
-    return out
+    n = reference.cfg.n_layers
+    names = [f"blocks.{l}.{site}" for l in range(n) for site in ("attn.hook_pattern", "hook_attn_out")]
+    seams = Seams(capture=names)
+    reference(tokens, seams)
+    return [LayerActivations(seams.cache[f"blocks.{l}.attn.hook_pattern"], seams.cache[f"blocks.{l}.hook_attn_out"])
+            for l in range(n)]
 
 
 # ----- the clamped model ----------------------------------------------------------------------------------------
 class ClampSet:
-    """A run's clamps at its current step, consulted by `FastTransformer.forward` (set `model.clamps`), and the
+    """A run's clamps at its current step, applied as seam edits by `FastTransformer.forward` (set `model.clamps`), and the
     frozen-slice bookkeeping of training. `references` maps each reference path to its final-checkpoint
     FastTransformer (eval mode, on the model's device). Deliberately not an nn.Module: the references' weights stay
     out of the clamped model's parameters and state dict."""
@@ -343,26 +360,21 @@ class ClampSet:
         return list(self._saved)
 
     # --- the forward pass
-    def forward(self, model: Any, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        """`model`'s logits with the active clamps applied (the un-clamped layers run as usual)."""
-        refs = self.reference_values(tokens)
-        x0 = x = model.embedding(tokens)
-        for layer, block in enumerate(model.blocks):
-            clamps = self.at_layer(layer)
-            x = self._block(block, clamps, x, x0, refs) if clamps else block(x)
-        return model.logits(x)
+    def edits(self, model: Any, tokens: Int[Tensor, "batch pos"], group: int | None = None
+              ) -> dict[str, Callable[[Tensor], Tensor]]:
+        """The seam edits of the active clamps for one forward pass of `model` (a FastTransformer) on `tokens`
+        (`group`: see `layer_edits`)."""
+        context: dict[str, Any] = {"refs": self.reference_values(tokens), "group": group}
+        if any(c.kind == "block_k_composition" for c in self.active):
+            context["x0"] = model.embedding(tokens)
+        edits: dict[str, Callable[[Tensor], Tensor]] = {}
+        for layer in sorted({c.layer for c in self.active}):
+            edits |= layer_edits(self.at_layer(layer), layer, embedding_keys(model.blocks[layer]), context)
+        return edits
 
-    def _block(self, block: Any, clamps: list[Clamp], x: Tensor, x0: Tensor, refs: Mapping[str, list[LayerActivations]]) -> Tensor:
-        output = next((c for c in clamps if c.kind == "reference_output"), None)
-        if output is not None:
-            return finish_with(block, x, refs[output.reference][output.layer].attn_out)
-        attn, h = block.attn, block.attn.n_heads
-        q, k, v = attn.qkv(block.ln1(x))
-        if any(c.kind == "block_k_composition" for c in clamps):
-            blocked = rearrange(F.linear(block.ln1(x0), attn.k.weight, attn.k.bias), "b p (h d) -> (b h) p d", h=h)
-            blocked = blocked if attn.rotary is None else attn.rotary(blocked)  # as qkv rotated the other keys
-            per_head = lambda t: rearrange(t, "(b h) p d -> b p h d", h=h)  # noqa: E731
-            k = rearrange(edit_keys(per_head(k), per_head(blocked), clamps), "b p h d -> (b h) p d")
-        pattern = edit_pattern(rearrange(attn.pattern(q, k), "(b h) q k -> b h q k", h=h), clamps, refs)
-        z = torch.matmul(pattern, rearrange(v, "(b h) p d -> b h p d", h=h))
-        return block.finish(x, edit_z(rearrange(z, "b h p d -> b p h d"), clamps))
+
+def embedding_keys(block: Any) -> Callable[[Tensor], Tensor]:
+    """x0 [batch pos d_model] → a `circuits.model.Block`'s keys [batch pos n_heads d_head] through its ln1 and k
+    projection (before rotary, like the seam `hook_k`)."""
+    attn = block.attn
+    return lambda x0: rearrange(F.linear(block.ln1(x0), attn.k.weight, attn.k.bias), "b p (h d) -> b p h d", h=attn.n_heads)

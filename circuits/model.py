@@ -1,9 +1,10 @@
-"""Models: the TransformerLens 4.x native bridge (analysis) and a fast twin (training).
+"""Models: the TransformerLens 4.x native bridge (analysis) and a fast twin (the one forward).
 
 One weight representation: the bridge's state dict (`embed.weight`, `blocks.0.attn.q.weight`, …,
 `unembed.bias`). `FastTransformer` is built from modules named so that its state dict has exactly those keys and
-shapes, and computes the same function without the bridge's hook and wrapper layers (fused QKV, batched attention).
-`tests/test_model.py` proves its logits equal the bridge's.
+shapes, and computes the same function without the bridge's hook and wrapper layers (fused QKV, batched attention);
+its `Seams` carry TransformerLens hook names, so an edit written for the bridge's hooks (a clamp, an ablation, an
+injection) runs unchanged on it. `tests/test_model.py` proves its logits equal the bridge's.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from circuits.config import ModelConfig
+from circuits.seams import Seams, at_seam
 
 if TYPE_CHECKING:  # importing transformer_lens costs seconds: only inside functions
     from transformer_lens.model_bridge import TransformerBridge
@@ -75,45 +77,81 @@ class Rotary(nn.Module):
         return x * self.cos[where] + rotated * self.sin[where]
 
 
+Past = tuple[Tensor, Tensor]  # the rotated keys and values of earlier positions, [(batch heads), pos, d_head] each
+
+
 class Attention(nn.Module):
     """Causal self-attention on the native q/k/v/o tensors: one fused QKV matmul, scores by `baddbmm` onto an
-    additive causal mask (measured faster than SDPA's CPU kernel at d_head 16, T 64, forward + backward)."""
+    additive causal mask (measured faster than SDPA's CPU kernel at d_head 16, T 64, forward + backward). With
+    `past`, the queries are a suffix of a longer sequence and also attend to the earlier positions' keys/values; a
+    past shared by c stacked copies of the batch is broadcast, not copied."""
 
-    def __init__(self, cfg: ModelConfig, rotary: Rotary | None):
+    def __init__(self, cfg: ModelConfig, rotary: Rotary | None, layer: int):
         super().__init__()
-        self.n_heads, self.rotary, self.scale = cfg.n_heads, rotary, cfg.d_head**-0.5
+        self.n_heads, self.rotary, self.scale, self.layer = cfg.n_heads, rotary, cfg.d_head**-0.5, layer
         self.q, self.k, self.v, self.o = (nn.Linear(cfg.d_model, cfg.d_model) for _ in range(4))
         self.register_buffer("mask", torch.full((cfg.n_ctx, cfg.n_ctx), float("-inf")).triu(1), persistent=False)
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        return self.out(self.head_z(x))
+    def forward(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, past: Past | None = None
+                ) -> Float[Tensor, "batch pos n_heads d_head"]:
+        """The heads' z (the bridge's hook_z)."""
+        offset = 0 if past is None else past[0].shape[1]
+        q, k, v = self.qkv(x, seams, offset)
+        if seams is not None and seams.keep_kv:
+            seams.kv[self.layer] = (k, v)
+        if past is None:
+            z = torch.bmm(self.pattern(q, k, seams), v)  # [(b h), q, d_head]
+        else:
+            z = self._attend_with_past(q, k, v, past, seams)
+        return at_seam(seams, f"blocks.{self.layer}.attn.hook_z", rearrange(z, "(b h) p d -> b p h d", h=self.n_heads))
 
     def out(self, z: Float[Tensor, "batch pos n_heads d_head"]) -> Float[Tensor, "batch pos d_model"]:
-        """The attention output from per-head values z (the bridge's hook_z)."""
+        """The attention output from per-head values z."""
         return self.o(rearrange(z, "b p h d -> b p (h d)"))
 
-    def head_z(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos n_heads d_head"]:
-        return self.attend(*self.qkv(x))
-
-    def qkv(self, x: Float[Tensor, "batch pos d_model"], offset: int = 0) -> tuple[Tensor, Tensor, Tensor]:
-        """q, k, v as [(batch heads), pos, d_head], rotary applied to q and k at positions offset … (one fused matmul)."""
+    def qkv(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, offset: int = 0
+            ) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v as [(batch heads), pos, d_head] (one fused matmul), seams applied, rotary on q and k at positions
+        offset …"""
         weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
         bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
         q, k, v = rearrange(F.linear(x, weight, bias), "b p (three h d) -> three (b h) p d", three=3, h=self.n_heads)
+        if seams is not None:
+            q, k, v = (self._seam(seams, name, t) for name, t in (("q", q), ("k", k), ("v", v)))
         if self.rotary is not None:
             q, k = self.rotary(q, offset), self.rotary(k, offset)
         return q, k, v
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Float[Tensor, "batch pos n_heads d_head"]:
-        """Causal attention of q over k, v ([(batch heads), pos, d_head] each) → z."""
-        z = torch.bmm(self.pattern(q, k), v)  # [(b h), q, d_head]
-        return rearrange(z, "(b h) p d -> b p h d", h=self.n_heads)
+    def _seam(self, seams: Seams, name: str, t: Tensor) -> Tensor:
+        hook = f"blocks.{self.layer}.attn.hook_{name}"
+        if not seams.wants(hook):
+            return t
+        edited = seams(hook, rearrange(t, "(b h) p d -> b p h d", h=self.n_heads))
+        return rearrange(edited, "b p h d -> (b h) p d")
 
-    def pattern(self, q: Tensor, k: Tensor) -> Float[Tensor, "batch_heads q_pos k_pos"]:
+    def pattern(self, q: Tensor, k: Tensor, seams: Seams | None = None) -> Float[Tensor, "batch_heads q_pos k_pos"]:
         """The causal attention pattern of q over k ([(batch heads), pos, d_head] each; the bridge's hook_pattern)."""
         pos = q.shape[1]
         mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
-        return torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale).softmax(-1)  # [(b h), q, k]
+        pattern = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale).softmax(-1)  # [(b h), q, k]
+        hook = f"blocks.{self.layer}.attn.hook_pattern"
+        if seams is None or not seams.wants(hook):
+            return pattern
+        edited = seams(hook, rearrange(pattern, "(b h) q k -> b h q k", h=self.n_heads))
+        return rearrange(edited, "b h q k -> (b h) q k")
+
+    def _attend_with_past(self, q: Tensor, k: Tensor, v: Tensor, past: Past, seams: Seams | None) -> Tensor:
+        """z [(c b h), pos, d] of suffix queries over the shared past (c copies broadcast) and the suffix itself."""
+        keys, values = past  # [(b h), P, d]
+        c, pos = q.shape[0] // keys.shape[0], q.shape[1]
+        q4, k4, v4 = (rearrange(t, "(c bh) p d -> c bh p d", c=c) for t in (q, k, v))
+        prefix = torch.matmul(q4, keys.transpose(1, 2))  # [c, (b h), pos, P]
+        own = torch.matmul(q4, k4.transpose(-1, -2)) + self.mask[:pos, :pos]
+        probs = (torch.cat([prefix, own], -1) * self.scale).softmax(-1)
+        if seams is not None and seams.wants(f"blocks.{self.layer}.attn.hook_pattern"):
+            raise NotImplementedError("a pattern seam over a suffix pass is not supported; run the whole sequence")
+        z = torch.matmul(probs[..., : keys.shape[1]], values) + torch.matmul(probs[..., keys.shape[1]:], v4)
+        return rearrange(z, "c bh p d -> (c bh) p d")
 
 
 class MLP(nn.Module):
@@ -133,20 +171,29 @@ def _norm(cfg: ModelConfig) -> nn.Module:
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig, rotary: Rotary | None):
+    def __init__(self, cfg: ModelConfig, rotary: Rotary | None, layer: int):
         super().__init__()
-        self.ln1, self.attn = _norm(cfg), Attention(cfg, rotary)
+        self.ln1, self.attn, self.layer = _norm(cfg), Attention(cfg, rotary, layer), layer
         self.attn_only = cfg.attn_only
         if not cfg.attn_only:
             self.ln2, self.mlp = _norm(cfg), MLP(cfg)
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        return self.finish(x, self.attn.head_z(self.ln1(x)))
+    def forward(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, past: Past | None = None,
+                z: Tensor | None = None, last_only: bool = False) -> Float[Tensor, "batch _out_pos d_model"]:
+        """The block's output. `z` given (the heads' values, already known) skips recomputing the attention;
+        `last_only` runs the position-wise part on the last position alone."""
+        x = at_seam(seams, f"blocks.{self.layer}.hook_resid_pre", x)
+        z = self.attn(self.ln1(x), seams, past) if z is None else at_seam(seams, f"blocks.{self.layer}.attn.hook_z", z)
+        if last_only:
+            x, z = x[:, -1:], z[:, -1:]
+        return self.finish(x, z, seams)
 
-    def finish(self, x: Float[Tensor, "batch pos d_model"], z: Float[Tensor, "batch pos n_heads d_head"]) -> Float[Tensor, "batch pos d_model"]:
-        """The block's output given its input and its heads' z (what an ablation edits)."""
-        x = x + self.attn.out(z)
-        return x if self.attn_only else x + self.mlp(self.ln2(x))
+    def finish(self, x: Float[Tensor, "batch pos d_model"], z: Float[Tensor, "batch pos n_heads d_head"],
+               seams: Seams | None = None) -> Float[Tensor, "batch pos d_model"]:
+        """The block's output given its input and its heads' z."""
+        x = x + at_seam(seams, f"blocks.{self.layer}.hook_attn_out", self.attn.out(z))
+        x = x if self.attn_only else x + self.mlp(self.ln2(x))
+        return at_seam(seams, f"blocks.{self.layer}.hook_resid_post", x)
 
 
 class Unembed(nn.Module):
@@ -160,8 +207,9 @@ class Unembed(nn.Module):
 
 
 class FastTransformer(nn.Module):
-    """The native model's function, for training. State-dict keys = the bridge's. With `clamps` set (a
-    `circuits.clamp.ClampSet`, not a submodule) and active, `forward` runs the clamped model instead."""
+    """The native model's function, written once: training, clamps, the intervention engine, attribution and the
+    LLC sampler all run this forward, editing it only at its `Seams`. State-dict keys = the bridge's. With `clamps`
+    set (a `circuits.clamp.ClampSet`, not a submodule), every forward applies the clamps in force as seam edits."""
 
     def __init__(self, cfg: ModelConfig, state_dict: StateDict | None = None):
         super().__init__()
@@ -170,26 +218,41 @@ class FastTransformer(nn.Module):
         self.embed = nn.Embedding(cfg.d_vocab, cfg.d_model)
         if cfg.positional == "standard":
             self.pos_embed = nn.Embedding(cfg.n_ctx, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg, rotary) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(Block(cfg, rotary, layer) for layer in range(cfg.n_layers))
         self.ln_final = _norm(cfg)
         self.unembed = Unembed(cfg)
-        self.clamps: Any = None  # a circuits.clamp.ClampSet on a clamped run's model (its forward, once active)
+        self.clamps: Any = None  # a circuits.clamp.ClampSet on a clamped run's model
         self.load_state_dict(state_dict if state_dict is not None else initial_state_dict(cfg), strict=True)
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
-        if self.clamps is not None and self.clamps.active:
-            return self.clamps.forward(self, tokens)
-        x = self.embedding(tokens)
-        for block in self.blocks:
-            x = block(x)
-        return self.logits(x)
+    def forward(self, tokens: Int[Tensor, "batch pos"], seams: Seams | None = None) -> Float[Tensor, "batch pos d_vocab"]:
+        seams = self.clamped(tokens, seams)
+        return self.run_blocks(self.embedding(tokens, seams), seams)
 
-    def embedding(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
-        x = self.embed(tokens)
+    def clamped(self, tokens: Int[Tensor, "batch pos"], seams: Seams | None, group: int | None = None) -> Seams | None:
+        """`seams` with the edits of the clamps in force (`ClampSet.edits`; `group`: the rows of one copy when the
+        batch stacks copies of a batch) applied first."""
+        if self.clamps is None or not self.clamps.active:
+            return seams
+        return (seams or Seams()).merged(self.clamps.edits(self, tokens, group))
+
+    def run_blocks(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, start: int = 0,
+                   z: Tensor | None = None, past: list[Past] | None = None, last_only: bool = False
+                   ) -> Float[Tensor, "batch _out_pos d_vocab"]:
+        """The logits from block `start`'s input `x` on (`z`: that block's heads' values when known; `past`: every
+        layer's keys/values of earlier positions when `x` is a suffix; `last_only`: the last block's position-wise
+        part and the unembedding on the last position alone)."""
+        last = len(self.blocks) - 1
+        for layer in range(start, last + 1):
+            x = self.blocks[layer](x, seams, None if past is None else past[layer], z if layer == start else None,
+                                   last_only and layer == last)
+        return self.logits(x, seams)
+
+    def embedding(self, tokens: Int[Tensor, "batch pos"], seams: Seams | None = None) -> Float[Tensor, "batch pos d_model"]:
+        x = at_seam(seams, "hook_embed", self.embed(tokens))
         return x + self.pos_embed.weight[: tokens.shape[1]] if self.cfg.positional == "standard" else x
 
-    def logits(self, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_vocab"]:
-        return self.unembed(self.ln_final(resid))
+    def logits(self, resid: Float[Tensor, "batch pos d_model"], seams: Seams | None = None) -> Float[Tensor, "batch pos d_vocab"]:
+        return self.unembed(at_seam(seams, "ln_final.hook_normalized", self.ln_final(resid)))
 
 
 def token_losses(

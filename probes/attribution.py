@@ -44,6 +44,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from circuits.errors import WorkbenchError
+from circuits.seams import Seams
 from probes.checkpoint import Checkpoint
 from probes.function_vectors import FVSettings, TaskBatch, mean_head_activations, prompt_indirect_effects, split_tasks, top_heads
 from probes.inputs import ProbeInputs
@@ -110,20 +111,31 @@ def _hook_gradients(engine: HookEngine, tokens: Int[Tensor, "batch pos"], answer
 
 def _fast_gradients(engine: FastEngine, tokens: Int[Tensor, "batch pos"], answers: Int[Tensor, " batch"], readout: Readout
                     ) -> HeadGradients:
-    """The engine's clean forward (no gradients), then the last position of every layer recomputed with a leaf δ
-    added to its z, over the cached clean keys/values, and one backward to the δ's."""
+    """The engine's clean forward (no gradients), then the model's forward again with a leaf δ added to every
+    layer's last-position z at the seam `hook_z`, and one backward to the δ's. Unclamped, only the last position
+    is recomputed, over the cached clean keys/values; a clamped checkpoint reruns the whole clamped sequence."""
     fast, clean = engine.fast, engine.clean(tokens)
-    resid, _, zs, kv = clean.private  # the engine's own cache (device): block inputs, final residual, z, (k, v)
-    deltas, pos = _deltas(len(tokens), engine, zs[0].shape[-1], zs[0]), tokens.shape[1]
+    resid, _, zs, kv, on_device = clean.private  # the engine's own cache (device): block inputs, final residual, z, (k, v)
+    deltas = _deltas(len(tokens), engine, zs[0].shape[-1], zs[0])
+    last = not engine.is_clamped
+    edits = {hook_z(l): _add_last(d, last) for l, d in enumerate(deltas)}
     with torch.enable_grad(), frozen(fast):
-        x = resid[0][:, -1:]
-        for layer, block in enumerate(fast.blocks):
-            z = zs[0][:, -1:] if layer == 0 else FastEngine._attend_last(block.attn, block.ln1(x), kv[layer], 1, pos)
-            x = block.finish(x, z + deltas[layer][:, None])
-        value = readout(fast.logits(x)[:, -1], answers.to(engine.device))
+        if last:
+            past = [(k[:, :-1], v[:, :-1]) for k, v in kv]
+            logits = fast.run_blocks(resid[0][:, -1:], Seams(edits), 0, z=zs[0][:, -1:], past=past)
+        else:
+            logits = fast(on_device, Seams(edits))
+        value = readout(logits[:, -1], answers.to(engine.device))
         grads = torch.autograd.grad(value.sum(), deltas)
     z = torch.stack([layer_z[:, -1] for layer_z in zs], dim=1)
     return HeadGradients(z.cpu(), torch.stack(grads, dim=1).cpu(), value.detach().cpu())
+
+
+def _add_last(delta: Float[Tensor, "batch n_heads d_head"], suffix_only: bool) -> Callable[[Tensor], Tensor]:
+    """A hook_z edit adding δ at the last position (`suffix_only`: z holds the last position alone)."""
+    if suffix_only:
+        return lambda z: z + delta[:, None]
+    return lambda z: torch.cat([z[:, :-1], (z[:, -1] + delta)[:, None]], dim=1)
 
 
 def head_gradients(engine: Engine, tokens: Int[Tensor, "batch pos"], answers: Int[Tensor, " batch"], metric: str = "logprob"

@@ -49,6 +49,7 @@ class Checkpoint:
                  source: CheckpointSource | None = None):
         self.step, self.facts, self.config, self.state, self.device = step, facts, config, state, torch.device(device)
         self.source = source  # the source it came from, for probes that read another checkpoint of the run (grokking)
+        self.rows: dict[str, list[dict]] = {}  # this checkpoint's rows of the probes already run (what a probe `needs`)
         if bridge is not None:
             self.__dict__["bridge"] = bridge
         if config is None and bridge is None:
@@ -70,19 +71,26 @@ class Checkpoint:
 
     @property
     def clamped(self) -> bool:
-        """A clamp of the run (`circuits.clamp`) is in force at this step: the bridge carries it as hooks and the
-        engine is the hook engine over that bridge (`probes.clamped`)."""
+        """A clamp of the run (`circuits.clamp`) is in force at this step: the bridge carries it as hooks
+        (`probes.clamped`) and the fast model as seam edits."""
         return is_clamped(self.config, self.step)
 
     @functools.cached_property
-    def engine(self) -> Engine:
-        """The intervention engine: the fast one on our own models, the hook engine on any other bridge (and on a
-        clamped checkpoint's bridge, whose hooks apply the clamps)."""
-        if self.config is not None and not self.clamped:
-            from circuits.model import FastTransformer
+    def fast(self) -> Any:
+        """Our `FastTransformer` of this checkpoint (eval mode), carrying the run's clamps in force at this step."""
+        from circuits.model import FastTransformer
+        from circuits.train import clamp_set
 
-            return FastEngine(FastTransformer(self.config.model, self.state).to(self.device).eval())
-        return HookEngine(self.bridge)
+        fast = FastTransformer(self.config.model, self.state).to(self.device).eval()
+        if self.clamped:
+            fast.clamps = clamp_set(self.config, self.device, self.step)
+        return fast
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        """The intervention engine: the fast one on our own models (clamped or not: it applies the clamps as seam
+        edits), the hook engine on any other bridge."""
+        return FastEngine(self.fast) if self.config is not None else HookEngine(self.bridge)
 
 
 @runtime_checkable

@@ -13,16 +13,16 @@ checkpoint's `TransformerBridge` (TransformerLens 4.3 hook names):
   (reference kinds)                       embed.hook_in reads the tokens; the reference run's final checkpoint is
                                           evaluated on them once per forward pass
 
-The edits themselves are `circuits.clamp`'s functions, shared with the training forward; tests/test_clamp.py proves
+The edits themselves are `circuits.clamp.layer_edits`, the same functions the training forward applies at its seams; tests/test_clamp.py proves
 the clamped bridge's logits equal the clamped FastTransformer's for every kind. Permanent hooks survive
 `run_with_hooks`/`run_with_cache` and fire before the hooks those add, so caches (attention probe) and patches
-(ablation probe) see the clamped model. The engine of a clamped checkpoint is therefore the `HookEngine` over this
-bridge (`probes.checkpoint.Checkpoint.engine`), not the fast engine, which calls the blocks' parts directly.
+(ablation probe) see the clamped model. The fast engine of a clamped checkpoint applies the same edits through the
+model's seams (`probes.checkpoint.Checkpoint.engine`).
 
 Stated limits: `mean_head`'s mean is over the batch of each forward pass, and the hook engine stacks conditions
-along the batch (up to `HOOK_ROWS` rows), so under ablation a mean-clamped head averages over the stacked
-conditions. The `weights` probe reads weights only and ignores clamps (e.g. a blocked K-composition path still has
-a K-composition score).
+along the batch (up to `HOOK_ROWS` rows), so under ablation there a mean-clamped head averages over the stacked
+conditions (the probes of our runs use the fast engine, which averages each condition alone). The `weights`
+probe reads weights only and cannot see clamps, so it is skipped on clamped runs with that reason.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from circuits.clamp import Z_KINDS, ClampSet, edit_keys, edit_pattern, edit_z
+from circuits.clamp import ClampSet, layer_edits
 from circuits.config import RunConfig
 
 Hook = Callable[[Tensor, Any], Tensor | None]
@@ -67,21 +67,15 @@ def clamp_bridge(bridge: Any, clamps: ClampSet) -> Any:
 
 
 def layer_hooks(bridge: Any, clamps: ClampSet, layer: int, context: dict[str, Any]) -> list[tuple[str, Hook]]:
-    """(hook name, hook) pairs applying the clamps of `layer`; `context` holds this forward pass's reference values
-    ("refs") and embeddings ("x0")."""
-    here, hooks = clamps.at_layer(layer), []
-    kinds = {c.kind for c in here}
-    output = next((c for c in here if c.kind == "reference_output"), None)
-    if output is not None:
-        hooks.append((f"blocks.{layer}.hook_attn_out", lambda out, hook: context["refs"][output.reference][layer].attn_out))
-    if "block_k_composition" in kinds:
-        keys = embedding_keys(bridge, layer)
-        hooks.append((f"blocks.{layer}.attn.hook_k", lambda k, hook: edit_keys(k, keys(context["x0"]), here)))
-    if kinds & {"prev_token_pattern", "reference_pattern"}:
-        hooks.append((f"blocks.{layer}.attn.hook_pattern", lambda p, hook: edit_pattern(p, here, context["refs"])))
-    if kinds & set(Z_KINDS):
-        hooks.append((f"blocks.{layer}.attn.hook_z", lambda z, hook: edit_z(z, here)))
-    return hooks
+    """(hook name, hook) pairs applying the clamps of `layer` — `circuits.clamp.layer_edits`, the edits the training
+    forward applies at the same names; `context` holds this forward pass's reference values ("refs") and embeddings
+    ("x0")."""
+    edits = layer_edits(clamps.at_layer(layer), layer, embedding_keys(bridge, layer), context)
+    return [(name, _as_hook(edit)) for name, edit in edits.items()]
+
+
+def _as_hook(edit: Callable[[Tensor], Tensor]) -> Hook:
+    return lambda value, hook: edit(value)
 
 
 def embedding_keys(bridge: Any, layer: int) -> Callable[[Tensor], Tensor]:

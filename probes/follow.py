@@ -11,7 +11,7 @@ Why a reader cannot disturb training:
 - it writes only under RUN/analysis/ and RUN/report.html, which the trainer never reads;
 - it never takes the run's lock (`circuits.lock`): it only reads RUN/.lock to tell whether a trainer is alive.
 
-FINAL_ONLY probes (`probes.suite.FINAL_ONLY`, costly controls) run once, on the final checkpoint. The report needs
+Final-only probes (`ProbeSpec.final_only`, costly controls) run once, on the final checkpoint. The report needs
 two probed checkpoints; before that the follower only probes.
 """
 from __future__ import annotations
@@ -33,9 +33,9 @@ from circuits.lock import LOCK_FILE, is_stale, read_lock
 from circuits.store import CONFIG_FILE, STATE_FILE, RunStore
 from probes.checkpoint import RunSource
 from probes.display import in_kernel
+from probes.registry import check_probe_names, default_probes, get_probe
 from probes.report import write_report
-from probes.suite import FINAL_ONLY, check_probe_names
-from probes.sweep import default_probes, probe_inputs, run_sweep
+from probes.sweep import probe_inputs, run_sweep
 from probes.table import Row, select
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def follow(run_dir: str | Path, probes: Sequence[str] | None = None, *, timeout:
            preload: bool = True) -> FollowResult:
     """Probe each checkpoint of `run_dir` as it appears, until the final one (step `config.train.steps`) is probed.
 
-    `probes`: as `icl-workbench analyze` (default: `DEFAULT_PROBES`, plus the FV probes on fv-mix runs). Checkpoints
+    `probes`: as `icl-workbench analyze` (default: `probes.registry.default_probes`). Checkpoints
     are probed one at a time, oldest first; after each, `on_update(step, table of every probed step)`. Once caught
     up with the trainer, RUN/report.html is rewritten (`report=True`; from 2 probed checkpoints on, and only when the
     probes include attention and icl). Waits for the run to appear (a follower may start before the trainer). Stops
@@ -137,7 +137,7 @@ def _check_limits(timeout: float | None, poll: float, stall: float) -> None:
 
 def resolve_probes(store: RunStore, probes: Sequence[str] | None) -> tuple[str, ...]:
     """The probes a follow runs: `probes` as given (checked), or what `run_sweep` runs by default on this run
-    (`probes.sweep.default_probes`)."""
+    (`probes.registry.default_probes`)."""
     if probes is not None:
         check_probe_names(tuple(probes))
         return tuple(probes)
@@ -195,9 +195,9 @@ def _catch_up(store: RunStore, plan: _Plan, state: _Progress) -> None:
 
 
 def _probe_step(store: RunStore, step: int, plan: _Plan, state: _Progress) -> None:
-    """Probe one checkpoint (FINAL_ONLY probes only on the final one) and tell `on_update`."""
+    """Probe one checkpoint (final-only probes only on the final one) and tell `on_update`."""
     steps = sorted(state.probed + [step])
-    chosen = plan.probes if step == plan.final else tuple(p for p in plan.probes if p not in FINAL_ONLY)
+    chosen = plan.probes if step == plan.final else tuple(p for p in plan.probes if not get_probe(p).final_only)
     table = run_sweep(store, chosen, steps=steps, progress=plan.progress, device=plan.device)
     state.probed, state.last_news = steps, time.monotonic()
     state.timeline.append((step, time.time()))

@@ -15,8 +15,9 @@ and the logits a readout sees are moved out), so probe code never handles device
 Two engines give the same numbers (tests/test_interventions.py):
   HookEngine   any `TransformerBridge` (native or Hugging Face architecture), through `run_with_cache` and
                `run_with_hooks` on the hook names above — the reference semantics
-  FastEngine   our `FastTransformer` (same native state dict): a condition whose first edited head sits in layer l
-               starts from the cached residual stream at l and recomputes only layers ≥ l — an optimisation
+  FastEngine   our `FastTransformer` (same native state dict), through its one forward and its seams (the same hook
+               names): a condition whose first edited head sits in layer l starts from the cached residual stream at
+               l and recomputes only layers ≥ l — an optimisation; clamped runs' checkpoints use it too
 `probes.checkpoint.Checkpoint.engine` picks the fast one when the model is one of ours.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from circuits.errors import WorkbenchError
+from circuits.seams import Seams
 
 MAX_ROWS = 512  # sequences per forward pass: larger batches run slower per row on CPU (cache misses)
 HOOK_ROWS = 64  # the bridge's forward runs slower per row in larger batches (measured: 512 rows 0.75× a per-head loop)
@@ -179,109 +181,99 @@ class HookEngine:
 
 
 class FastEngine:
-    """The engine on `FastTransformer` (same weights as the native bridge): edits start at the first edited layer.
+    """The engine on `FastTransformer` (same weights as the native bridge), through the model's one forward and its
+    seams (`circuits.model.Seams`, named like the hooks above): edits start at the first edited layer.
 
     A last-position edit (values equal to the clean z everywhere but the last position, with only the last logits
     read) changes nothing before the last position in any layer (attention is causal), so from the edited layer on
-    only the last position is recomputed, attending over the clean keys and values cached by `clean`."""
+    only the last position is recomputed, attending over the clean keys and values cached by `clean`. On a clamped
+    checkpoint (`FastTransformer.clamps`) every pass applies the clamps as seam edits and the whole sequence is
+    recomputed (a clamp edits every position); a `mean_head` clamp averages over each condition's own copy of the
+    batch, as in a forward pass of that condition alone."""
 
     def __init__(self, fast: Any):
         self.fast, cfg = fast, fast.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
         self.d_vocab, self.device = cfg.d_vocab, fast.embed.weight.device
+        self.is_clamped = fast.clamps is not None and bool(fast.clamps.active)
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
         check_fits(tokens, self.n_ctx)
-        x, resid, zs, kv = self.fast.embedding(tokens.to(self.device)), [], [], []
-        for block in self.fast.blocks:
-            q, k, v = block.attn.qkv(block.ln1(x))
-            z = block.attn.attend(q, k, v)
-            resid.append(x)
-            zs.append(z)
-            kv.append((k, v))
-            x = block.finish(x, z)
-        cpu = [t.cpu() for t in (*resid[1:], x)]
-        return CleanRun([z.cpu() for z in zs], cpu, self.fast.logits(x[:, -1:])[:, 0].cpu(), (resid, x, zs, kv))
+        tokens = tokens.to(self.device)
+        names = [f"blocks.{l}.hook_resid_pre" for l in range(self.n_layers)] + [hook_z(l) for l in range(self.n_layers)]
+        seams = Seams(capture=[*names, "ln_final.hook_normalized", hook_resid_post(self.n_layers - 1)], keep_kv=True)
+        self.fast(tokens, seams)
+        resid = [seams.cache[f"blocks.{l}.hook_resid_pre"] for l in range(self.n_layers)]
+        zs, final = [seams.cache[hook_z(l)] for l in range(self.n_layers)], seams.cache[hook_resid_post(self.n_layers - 1)]
+        kv = [seams.kv[l] for l in range(self.n_layers)]
+        cpu = [t.cpu() for t in (*resid[1:], final)]
+        last = self.fast.logits(final[:, -1:])[:, 0].cpu()
+        return CleanRun([z.cpu() for z in zs], cpu, last, (resid, final, zs, kv, tokens))
 
     @torch.no_grad()
     def patch_heads(self, clean: CleanRun, conditions: Bool[Tensor, "cond n_layers n_heads"], values: list[Tensor],
                     readout: Readout, last_only: bool = False) -> Tensor:
-        batch = clean.z[0].shape[0]
+        batch, pos = clean.z[0].shape[0], clean.z[0].shape[1]
         values = [v.to(self.device) for v in values]
-        pos = clean.z[0].shape[1]
-        step, rows = (self._run_last, pos * chunk_rows(1, self.d_vocab)) if self._last_edit(clean, conditions, values, last_only) else (
-            lambda c, s, k, v: self._run_from(c, s, k, v, last_only), chunk_rows(1 if last_only else pos, self.d_vocab))
+        if self._last_edit(clean, conditions, values, last_only):
+            step, rows = self._run_last, pos * chunk_rows(1, self.d_vocab)
+        else:
+            step, rows = (lambda c, s, k, v: self._run_from(c, s, k, v, last_only)), chunk_rows(1 if last_only else pos, self.d_vocab)
 
         def run(start: int, chunk: Tensor) -> Tensor:
             return readout(step(clean, start, conditions[chunk].to(self.device), values).cpu(), len(chunk))
 
         return run_in_chunks(conditions, batch, first_edited_layer(conditions), run, rows)
 
-    @staticmethod
-    def _last_edit(clean: CleanRun, conditions: Tensor, values: list[Tensor], last_only: bool) -> bool:
-        """Only the last logits are read and every edited layer's values equal its clean z before the last position."""
+    def _last_edit(self, clean: CleanRun, conditions: Tensor, values: list[Tensor], last_only: bool) -> bool:
+        """Only the last logits are read, no clamp edits every position, and every edited layer's values equal its
+        clean z before the last position."""
         zs = clean.private[2]
         edited = conditions.any(0).any(1).tolist()
-        return last_only and all(torch.equal(values[l][:, :-1], zs[l][:, :-1]) for l, on in enumerate(edited) if on)
+        return last_only and not self.is_clamped and all(
+            torch.equal(values[l][:, :-1], zs[l][:, :-1]) for l, on in enumerate(edited) if on)
+
+    @staticmethod
+    def _head_edits(conditions: Tensor, values: list[Tensor], batch: int, start: int, last: bool) -> dict[str, Callable]:
+        """hook_z edits replacing each condition's heads (`last`: the values' last position only) from `start` on."""
+        edits = {}
+        for layer in range(start, conditions.shape[1]):
+            if conditions[:, layer].any():
+                value = values[layer][:, -1:] if last else values[layer]
+                edits[hook_z(layer)] = (lambda c, v: lambda z: patched(z, c, v, batch))(conditions[:, layer], value)
+        return edits
 
     def _run_last(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor]) -> Tensor:
         """Last-position logits [(c·batch), 1, vocab] of conditions first edited at `start`, recomputing only the
-        last position from `start` on."""
-        resid, final, zs, kv = clean.private
-        n_cond, batch, pos, blocks = conditions.shape[0], zs[0].shape[0], zs[0].shape[1], self.fast.blocks
+        last position from `start` on, over the clean keys/values of the earlier positions."""
+        resid, final, zs, kv, _ = clean.private
+        n_cond, batch = conditions.shape[0], zs[0].shape[0]
         tile = lambda t: repeat(t[:, -1:], "b p ... -> (c b) p ...", c=n_cond)  # noqa: E731
-        if start == len(blocks):
+        if start == self.n_layers:
             return self.fast.logits(tile(final))
-        x = tile(resid[start])
-        for layer in range(start, len(blocks)):
-            block = blocks[layer]
-            z = tile(zs[layer]) if layer == start else self._attend_last(block.attn, block.ln1(x), kv[layer], n_cond, pos)
-            if conditions[:, layer].any():
-                z = patched(z, conditions[:, layer], values[layer][:, -1:], batch)
-            x = block.finish(x, z)
-        return self.fast.logits(x)
-
-    @staticmethod
-    def _attend_last(attn: Any, x: Tensor, clean_kv: tuple[Tensor, Tensor], n_cond: int, pos: int) -> Tensor:
-        """z at the last position ([(c·b), 1, heads, d_head]) for new last-position inputs `x`, attending over the
-        clean keys/values of the earlier positions (shared by all conditions) and the new last key/value."""
-        q, k, v = (rearrange(t, "(c bh) p d -> c bh p d", c=n_cond) for t in attn.qkv(x, offset=pos - 1))
-        keys, vals = clean_kv[0][:, :-1], clean_kv[1][:, :-1]  # [(b h), pos − 1, d]
-        scores = torch.cat([torch.matmul(q, keys.transpose(1, 2)), (q * k).sum(-1, keepdim=True)], -1) * attn.scale
-        probs = scores.softmax(-1)  # [c, (b h), 1, pos]
-        z = torch.matmul(probs[..., :-1], vals) + probs[..., -1:] * v
-        return rearrange(z, "c (b h) p d -> (c b) p h d", h=attn.n_heads)
+        past = [(k[:, :-1], v[:, :-1]) for k, v in kv]
+        seams = Seams(self._head_edits(conditions, values, batch, start, last=True))
+        return self.fast.run_blocks(tile(resid[start]), seams, start, z=tile(zs[start]), past=past)
 
     def _run_from(self, clean: CleanRun, start: int, conditions: Tensor, values: list[Tensor], last_only: bool) -> Tensor:
         """Logits of conditions whose first edited layer is `start`; with `last_only` the last block's position-wise
         part and the unembedding run on the last position alone."""
-        n_cond, batch, blocks = conditions.shape[0], clean.z[0].shape[0], self.fast.blocks
-        keep = slice(-1, None) if last_only else slice(None)
-        resid, final, zs, _ = clean.private  # on the engine's device
-        if start == len(blocks):  # nothing edited: the clean run
-            return self.fast.logits(repeat(final[:, keep], "b p m -> (c b) p m", c=n_cond))
-        x = repeat(resid[start], "b p m -> (c b) p m", c=n_cond)
-        for layer in range(start, len(blocks)):
-            block = blocks[layer]
-            z = repeat(zs[layer], "b p h d -> (c b) p h d", c=n_cond) if layer == start else block.attn.head_z(block.ln1(x))
-            if conditions[:, layer].any():
-                z = patched(z, conditions[:, layer], values[layer], batch)
-            if layer == len(blocks) - 1:  # finish is position-wise: the last block may drop unneeded positions
-                x, z = x[:, keep], z[:, keep]
-            x = block.finish(x, z)
-        return self.fast.logits(x)
+        resid, final, zs, _, tokens = clean.private  # on the engine's device
+        n_cond, batch = conditions.shape[0], zs[0].shape[0]
+        tile = lambda t: repeat(t, "b ... -> (c b) ...", c=n_cond)  # noqa: E731
+        if start == self.n_layers:  # nothing edited: the clean run
+            return self.fast.logits(tile(final[:, -1:] if last_only else final))
+        seams = self.fast.clamped(tile(tokens), Seams(self._head_edits(conditions, values, batch, start, last=False)), batch)
+        return self.fast.run_blocks(tile(resid[start]), seams, start, z=tile(zs[start]), last_only=last_only)
 
     @torch.no_grad()
     def inject(self, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int
                ) -> Float[Tensor, "batch d_vocab"]:
         check_layer(self, layer)
-        x, vectors = self.fast.embedding(tokens.to(self.device)), vectors.to(self.device)
-        for index, block in enumerate(self.fast.blocks):
-            x = block(x)
-            if index == layer:
-                x = torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)
-        return self.fast.logits(x)[:, -1].cpu()
+        vectors = vectors.to(self.device)
+        add = lambda x: torch.cat([x[:, :-1], (x[:, -1] + vectors)[:, None]], dim=1)  # noqa: E731
+        return self.fast(tokens.to(self.device), Seams({hook_resid_post(layer): add}))[:, -1].cpu()
 
     @torch.no_grad()
     def logits(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:

@@ -281,7 +281,7 @@ def thin(trace: Float[Tensor, "chain step"], points: int) -> tuple[Float[Tensor,
 
 
 def result_rows(result: LLCResult) -> list[Row]:
-    """The probe's rows (names declared in `probes.metrics.METRICS["llc"]`)."""
+    """The probe's rows (names declared in `the llc `ProbeSpec.metrics``)."""
     s, d = result.settings, result.diagnostics
     rows = [model_row("llc", k, float(v)) for k, v in (
         ("mean", result.mean), ("std", result.std), ("init_loss", result.init_loss), ("nbeta", result.nbeta),

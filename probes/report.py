@@ -23,11 +23,8 @@ from probes.checkpoint import CheckpointSource
 from probes.findings import Findings, compute_findings, summary_lines
 from probes.grokking import grokking_measures
 from probes.inputs import model_period
-from probes.report_attribution import attribution_html
-from probes.report_fv import fv_section
+from probes.registry import ReportContext, ReportSection, all_probes
 from probes.report_grokking import grokking_section
-from probes.report_llc import llc_html
-from probes.report_writers import writers_html
 from probes.sweep import as_source, load_notes, load_table
 from probes.table import Row, has_probe, select
 
@@ -191,6 +188,14 @@ def _write_grokking_report(source: CheckpointSource, table: list[Row], metrics: 
     return out
 
 
+def probe_sections(ctx: ReportContext) -> list[ReportSection]:
+    """The report sections of every registered probe with rows in the table (`ProbeSpec.section`), in registration
+    order."""
+    present = {r["probe"] for r in ctx.table}
+    found = [spec.section(ctx) for spec in all_probes().values() if spec.section is not None and spec.name in present]
+    return [s for s in found if s is not None]
+
+
 def write_report(run: RunStore | CheckpointSource) -> Path:
     """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table (no model is run)."""
     source = as_source(run)
@@ -201,21 +206,11 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
     findings = compute_findings(table, native=source.config is not None)
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
-    lines, fv_html, data_fv, claims = summary_lines(findings), "", {}, list(findings.claims)
-    if any(r["probe"] == "fv" for r in table):
-        fv_lines, fv_figures, transition = fv_section(table)
-        fv_html = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in fv_lines) + "</ul>"
-        fv_html += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in fv_figures)
-        lines, data_fv, claims = lines + fv_lines, {"fv_transition": transition.to_dict()}, claims + transition.claims
-    if has_probe(table, "attribution"):  # attribution patching vs exact AIE (probes.report_attribution)
-        attr_html, attr_claims = attribution_html(table)
-        fv_html, lines, claims = fv_html + attr_html, lines + [c.sentence for c in attr_claims], claims + attr_claims
-    if has_probe(table, "writers"):  # writer and canceller heads (probes.report_writers)
-        writers_part, writer_claims = writers_html(table)
-        fv_html, lines, claims = fv_html + writers_part, lines + [c.sentence for c in writer_claims], claims + writer_claims
-    if has_probe(table, "llc"):  # local learning coefficient over training (probes.report_llc)
-        llc_part, llc_claims = llc_html(table, metrics, native=source.config is not None)
-        fv_html, lines, claims = fv_html + llc_part, lines + [c.sentence for c in llc_claims], claims + llc_claims
+    lines, claims = summary_lines(findings), list(findings.claims)
+    sections = probe_sections(ReportContext(table, metrics, native=source.config is not None, config=source.config))
+    for section in sections:
+        lines, claims = lines + section.lines + [c.sentence for c in section.claims], claims + section.claims
+    fv_html, data_fv = "".join(s.html for s in sections), {k: v for s in sections for k, v in s.data.items()}
     body = "".join(fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)) + fv_html
     out = source.path / REPORT_FILE
     atomic_write_text(out, _page(source, lines, notes, body, len({r["step"] for r in table})))

@@ -481,7 +481,7 @@ def _fv_rows(a: WritersAnalysis) -> list[Row]:
 
 
 def writers_rows(a: WritersAnalysis) -> list[Row]:
-    """The tidy rows of one checkpoint (names declared in `probes.metrics.METRICS["writers"]`)."""
+    """The tidy rows of one checkpoint (names declared in `the writers `ProbeSpec.metrics``)."""
     heads = [r for metric, grid in _head_aggregates(a).items() for r in head_rows("writers", metric, grid.float())]
     return heads + _task_rows(a) + _todd_rows(a) + _fv_rows(a)
 

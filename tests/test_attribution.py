@@ -25,9 +25,9 @@ from probes.checkpoint import Checkpoint, RunSource
 from probes.function_vectors import FVSettings, TaskBatch, mean_head_activations, prompt_indirect_effects, split_tasks
 from probes.inputs import ProbeInputs
 from probes.interventions import FastEngine, HookEngine, last_position_patch
-from probes.metrics import ATTRIBUTION_MAX_TOP_ERROR, is_declared
+from probes.metrics import ATTRIBUTION_MAX_TOP_ERROR
+from probes.registry import is_declared, not_applicable
 from probes.report_attribution import attribution_section
-from probes.suite import not_applicable
 
 SMALL = FVSettings(shots=4, mean_prompts=6, corrupted_prompts=5, top_heads=2, eval_prompts=4)
 FV_MODEL = dict(d_vocab=80, n_ctx=24, attn_only=False, d_model=16, n_heads=2)

@@ -20,7 +20,7 @@ from circuits.train import clamp_set, train
 from probes import detectors
 from probes.checkpoint import RunSource
 from probes.clamped import clamp_bridge
-from probes.interventions import HookEngine
+from probes.interventions import FastEngine, HookEngine
 
 
 class Interrupt(Exception):
@@ -72,6 +72,31 @@ def test_clamped_bridge_equals_clamped_fast_model(reference_run, clamp, model):
     assert (ours - unclamped).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("clamp", KIND_CASES, ids=lambda c: c.label.split(" from")[0].replace(" ", "@"))
+def test_the_clamped_fast_engine_patches_like_the_hook_engine_on_the_clamped_bridge(reference_run, clamp):
+    """Every kind: head patches (all positions and last position only) through the fast engine's seams equal the
+    hook engine's over the clamped bridge — one definition of a clamp, two engines. The hook engine runs one condition
+    per pass, so a mean_head clamp averages over that condition's batch alone, as the fast engine's does."""
+    from probes.ablation import single_head_conditions
+
+    if clamp.kind.startswith("reference"):
+        clamp = dataclasses.replace(clamp, reference=str(reference_run.path))
+    config = clamped(tiny_config(model=dict(seed=3, init_range=0.2)), clamp)
+    state = initial_state_dict(config.model)
+    fast = FastTransformer(config.model, state)
+    fast.clamps = clamp_set(config)
+    engines = FastEngine(fast), HookEngine(clamp_bridge(build_bridge(config.model, state), clamp_set(config)))
+    tokens, conditions = _tokens(batch=2), single_head_conditions(config.model.n_layers, config.model.n_heads)
+    for last_only in (False, True):
+        outs = []
+        for engine in engines:
+            clean = engine.clean(tokens)
+            values = [torch.zeros_like(z) for z in clean.z]
+            run = lambda c: engine.patch_heads(clean, c, values, lambda logits, n: logits, last_only=last_only)  # noqa: B023, E731
+            outs.append(run(conditions) if engine is engines[0] else torch.cat([run(c[None]) for c in conditions]))
+        torch.testing.assert_close(outs[0], outs[1], atol=2e-5, rtol=0)
+
+
 @pytest.mark.parametrize("kind", ["reference_pattern", "reference_output"])
 def test_a_model_clamped_to_its_own_values_is_unchanged(reference_run, kind):
     """The reference values are the reference's, on the same tokens, at the same layer: clamping the reference's own
@@ -86,7 +111,8 @@ def test_a_model_clamped_to_its_own_values_is_unchanged(reference_run, kind):
 
 def test_the_attention_probe_sees_an_exact_previous_token_head(tmp_path):
     """A clamped run's probes apply the clamp: its layer-0 head 1 scores exactly 1 on the previous-token detector,
-    and the icl probe's engine is the hook engine over the clamped bridge."""
+    and the probes' engine is the fast engine applying the same clamp as seam edits (equal to the hook engine over
+    the clamped bridge)."""
     config = clamped(tiny_config(train=dict(steps=12, n_checkpoints=2)), Clamp("prev_token_pattern", 0, head=1))
     source = RunSource(train(config, tmp_path / "run", progress=False))
     ckpt = source.load(source.steps()[-1])
@@ -95,7 +121,8 @@ def test_the_attention_probe_sees_an_exact_previous_token_head(tmp_path):
     torch.testing.assert_close(patterns[0, :, 1], previous_token_pattern(24).expand(4, 24, 24), atol=0, rtol=0)
     scores = detectors.previous_token_score(patterns, tokens)
     assert scores[0, 1] == 1.0 and scores[0, 0] < 0.9
-    assert isinstance(ckpt.engine, HookEngine)
+    assert isinstance(ckpt.engine, FastEngine) and ckpt.engine.is_clamped
+    torch.testing.assert_close(ckpt.engine.logits(tokens), HookEngine(ckpt.bridge).logits(tokens), atol=1e-5, rtol=0)
     fast = FastTransformer(config.model, ckpt.state)
     fast.clamps = clamp_set(config, step=ckpt.step)
     torch.testing.assert_close(ckpt.engine.logits(tokens), fast(tokens).detach(), atol=1e-5, rtol=0)

@@ -1,6 +1,7 @@
 """`probes.follow`: live analysis while a run trains — a reader that never changes what the trainer writes."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,9 +19,11 @@ from circuits.errors import WorkbenchError
 from circuits.lock import LOCK_FILE
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore
 from circuits.train import train
-from probes import suite
 from probes.follow import follow, live_figure, lock_holder_alive
+from probes.registry import all_probes
 from probes.sweep import run_sweep
+
+PROBES = all_probes()
 
 CONFIG = tiny_config(train=dict(steps=60, n_checkpoints=6))  # checkpoints 0, 1, 8, 20, 40, 60
 PAUSE_AT = 20  # the trainer waits here until the follower has probed this checkpoint: a read during training
@@ -38,7 +41,7 @@ def one_thread():
 
 
 def _counting(calls: Counter, name: str):
-    original = suite.PROBES[name]
+    original = PROBES[name].run
 
     def probe(ckpt, inputs):
         calls[(ckpt.step, name)] += 1
@@ -66,7 +69,7 @@ def followed(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         for name in FOLLOW_PROBES:
-            mp.setitem(suite.PROBES, name, _counting(calls, name))
+            mp.setitem(PROBES, name, dataclasses.replace(PROBES[name], run=_counting(calls, name)))
         reader = threading.Thread(target=lambda: out.update(result=follow(
             root / "followed", FOLLOW_PROBES, poll=0.02, timeout=120.0, on_update=on_update)))
         reader.start()

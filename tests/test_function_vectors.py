@@ -102,7 +102,7 @@ def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
             "mean_hidden_zero_shot_accuracy", "random_heads_fv_zero_shot_accuracy/max", "ablate_fv_excl/few_shot_accuracy"} <= metrics
     assert all(isinstance(r["value"], float) for r in rows)
     assert len([r for r in rows if r["metric"] == "aie"]) == fast.n_layers * fast.n_heads
-    from probes.metrics import is_declared
+    from probes.registry import is_declared
 
     assert all(is_declared("fv", r["metric"]) for r in rows), [r["metric"] for r in rows if not is_declared("fv", r["metric"])]
 

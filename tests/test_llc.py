@@ -25,7 +25,8 @@ from probes.llc import (
     result_rows,
     split_rhat,
 )
-from probes.metrics import LLC_RHAT_MAX, is_declared
+from probes.metrics import LLC_RHAT_MAX
+from probes.registry import is_declared
 from probes.report_llc import llc_claims, llc_section
 from probes.stages import stage_boundaries
 
@@ -78,7 +79,7 @@ def test_a_probe_set_of_the_wrong_size_is_refused():
 
 def test_models_that_are_not_ours_are_not_applicable_with_the_reason():
     from probes.checkpoint import ModelFacts
-    from probes.suite import not_applicable
+    from probes.registry import not_applicable
 
     facts = ModelFacts(2, 4, 32, 8, 64, 97, native=False, architecture="gpt2")
     assert "one of our models" in not_applicable("llc", ProbeInputs.for_model(facts))

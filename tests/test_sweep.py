@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import shutil
@@ -6,10 +7,11 @@ import pytest
 
 from circuits.errors import WorkbenchError
 from circuits.store import STATE_FILE, RunStore
-from probes import suite
-from probes.sweep import SWEEP_FILE, cache_file, load_table, run_sweep
+from probes.registry import all_probes
+from probes.sweep import SWEEP_FILE, cache_file, load_notes, load_table, run_sweep
 from probes.table import select
 
+PROBES = all_probes()
 COLUMNS = {"step", "tokens", "layer", "head", "probe", "metric", "value"}
 
 
@@ -34,35 +36,57 @@ def test_sweep_writes_one_tidy_table_over_every_checkpoint(run):
     assert all(r["tokens"] == run.state(r["step"])["tokens"] for r in table)
 
 
+def replace_run(monkeypatch, name, run, **changes):
+    """Swap a registered probe's `run` (and other declared fields) for the test's duration."""
+    monkeypatch.setitem(PROBES, name, dataclasses.replace(PROBES[name], run=run, **changes))
+
+
 def test_a_rerun_computes_only_what_is_missing(run, monkeypatch):
     run_sweep(run, ("icl",), progress=False)
     calls = []
-    original = suite.PROBES["attention"]
-    monkeypatch.setitem(suite.PROBES, "attention", lambda *a: calls.append(1) or original(*a))
-    monkeypatch.setitem(suite.PROBES, "icl", lambda *a: pytest.fail("icl results were cached"))
+    original = PROBES["attention"].run
+    replace_run(monkeypatch, "attention", lambda *a: calls.append(1) or original(*a))
+    replace_run(monkeypatch, "icl", lambda *a: pytest.fail("icl results were cached"))
     run_sweep(run, ("icl", "attention"), progress=False)
     assert len(calls) == len(run.steps())
     run_sweep(run, ("icl", "attention"), progress=False)
     assert len(calls) == len(run.steps())
 
 
-def test_a_failing_sweep_keeps_its_partial_results(run, monkeypatch):
+def test_a_failing_probe_is_noted_and_the_sweep_goes_on(run, monkeypatch):
     steps = run.steps()
-    original = suite.PROBES["icl"]
+    original = PROBES["icl"].run
 
     def flaky(ckpt, inputs):
-        if len(calls) == 3:
+        if ckpt.step == steps[3]:
             raise RuntimeError("simulated crash")
-        calls.append(1)
         return original(ckpt, inputs)
 
-    calls: list[int] = []
-    monkeypatch.setitem(suite.PROBES, "icl", flaky)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run_sweep(run, ("icl",), progress=False)
-    assert [cache_file(run, s, "icl").exists() for s in steps] == [True, True, True] + [False] * (len(steps) - 3)
-    monkeypatch.setitem(suite.PROBES, "icl", original)
-    assert {r["step"] for r in run_sweep(run, ("icl",), progress=False)} == set(steps)
+    replace_run(monkeypatch, "icl", flaky)
+    table = run_sweep(run, ("icl", "attention"), progress=False)
+    assert [cache_file(run, s, "icl").exists() for s in steps] == [s != steps[3] for s in steps]
+    assert {r["step"] for r in table if r["probe"] == "attention"} == set(steps)  # the other probe ran everywhere
+    assert "simulated crash" in load_notes(run)["icl"] and f"step {steps[3]}" in load_notes(run)["icl"]
+    replace_run(monkeypatch, "icl", original)
+    assert {r["step"] for r in run_sweep(run, ("icl",), progress=False)} == set(steps)  # the re-run fills the gap
+    assert "icl" not in load_notes(run)
+
+
+def test_a_probe_reads_the_rows_of_the_probes_it_needs(run, monkeypatch):
+    from probes.registry import ProbeSpec, register_probe
+    from probes.table import model_row
+
+    seen = []
+
+    def reader(ckpt, inputs):
+        seen.append(len(ckpt.rows["icl"]))
+        return [model_row("icl_reader", "n", float(len(ckpt.rows["icl"])))]
+
+    monkeypatch.setitem(PROBES, "icl_reader", None)
+    register_probe(ProbeSpec("icl_reader", 1, reader, {"n": "rows of icl"}, needs=("icl",)))
+    table = run_sweep(run, ("icl_reader",), progress=False)
+    assert {r["probe"] for r in table} == {"icl", "icl_reader"} and len(seen) == len(run.steps()) and min(seen) > 0
+    assert cache_file(run, run.steps()[0], "icl_reader").name.endswith(f".icl_reader.v1+icl.v{PROBES['icl'].version}.jsonl")
 
 
 def test_bad_sweep_input_gives_one_clear_error(run, tmp_path):
@@ -81,8 +105,7 @@ def test_bad_sweep_input_gives_one_clear_error(run, tmp_path):
 def test_a_changed_probe_version_is_recomputed_not_read_from_the_cache(run, monkeypatch):
     run_sweep(run, ("icl",), progress=False)
     calls = []
-    original = suite.PROBES["icl"]
-    monkeypatch.setitem(suite.PROBES, "icl", lambda *a: calls.append(1) or original(*a))
-    monkeypatch.setitem(suite.PROBE_VERSIONS, "icl", suite.PROBE_VERSIONS["icl"] + 1)
+    original = PROBES["icl"].run
+    replace_run(monkeypatch, "icl", lambda *a: calls.append(1) or original(*a), version=PROBES["icl"].version + 1)
     run_sweep(run, ("icl",), progress=False)
     assert len(calls) == len(run.steps())

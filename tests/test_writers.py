@@ -152,7 +152,7 @@ def test_the_writers_probe_rows_are_declared_and_agree_with_the_fv_probe():
     from probes.checkpoint import Checkpoint
     from probes.fv_analysis import fv_probe
     from probes.inputs import ProbeInputs
-    from probes.metrics import is_declared
+    from probes.registry import is_declared
     from probes.writers import writers_probe
 
     data = dict(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
@@ -173,7 +173,7 @@ def test_the_writers_probe_rows_are_declared_and_agree_with_the_fv_probe():
 def test_the_writers_probe_refuses_runs_without_task_data(tiny_run):
     from probes.checkpoint import RunSource
     from probes.inputs import ProbeInputs
-    from probes.suite import not_applicable
+    from probes.registry import not_applicable
     from probes.writers import writers_probe
 
     inputs = ProbeInputs.for_run(tiny_run.config())
