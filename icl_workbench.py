@@ -1,4 +1,7 @@
-"""`icl-workbench` — train / config / runs / analyze / report / demo / sweep. Also `python -m icl_workbench`.
+"""`icl-workbench` — train / config / runs / analyze / report / demo / grid. Also `python -m icl_workbench`.
+
+One meaning per word: a *sweep* is the probe pass over one run's checkpoints (`analyze`, `probes.sweep`); a *grid* is
+a set of runs (presets × seeds, `grid`). `sweep` and `report --sweep` are kept as aliases of `grid` and `report --grid`.
 
 A thin argparse layer over the pipeline functions in `workbench`; transformer_lens (≈5 s to import) is only
 imported by the subcommands that need it.
@@ -100,13 +103,13 @@ def _follow(args: argparse.Namespace, probes: tuple[str, ...] | None) -> None:
 def _report(args: argparse.Namespace) -> None:
     from workbench import report
 
-    if args.sweep:
+    if args.grid:
         from probes.report_grid import write_grid_report
 
-        print(f"sweep report: {write_grid_report(Path(args.sweep))}")
+        print(f"grid report: {write_grid_report(Path(args.grid))}")
         return
     if not args.run:
-        raise WorkbenchError("name a RUN to report on (or a grid folder with --sweep DIR).")
+        raise WorkbenchError("name a RUN to report on (or a grid folder with --grid DIR).")
     page, summary = report(_run_path(args, args.run))
     print("\n".join(summary) + f"\nreport: {page}")
 
@@ -126,19 +129,19 @@ def _demo(args: argparse.Namespace) -> None:
     print("\n".join(summary) + f"\nreport: {page}")
 
 
-def _sweep(args: argparse.Namespace) -> None:
+def _grid(args: argparse.Namespace) -> None:
     from circuits.grid import GridSpec, parse_seeds
-    from workbench import GRID_PROBES, sweep
+    from workbench import GRID_PROBES, grid
 
     spec = GridSpec(tuple(p for p in args.presets.split(",") if p), parse_seeds(args.seeds), tuple(args.set or ()))
     backend = "ray" if args.ray is not None else "process"
     address = args.ray or None
-    results, page = sweep(spec, Path(args.out), probes=tuple(args.probes.split(",")) if args.probes else GRID_PROBES,
+    results, page = grid(spec, Path(args.out), probes=tuple(args.probes.split(",")) if args.probes else GRID_PROBES,
                           backend=backend, workers=args.workers, address=address, device=args.device, progress=not args.quiet)
     for r in results:
         state = "skipped (finished)" if r.skipped else ("ok" if r.ok else f"FAILED: {r.error}")
         print(f"{r.name}\t{state}")
-    print(f"sweep report: {page}")
+    print(f"grid report: {page}")
     if not all(r.ok for r in results):
         raise WorkbenchError(f"{sum(not r.ok for r in results)} run(s) failed (above); fix the cause and run the same command again to resume.")
 
@@ -181,9 +184,9 @@ def _add_analysis(sub) -> None:
     a.add_argument("--timeout", type=float, metavar="S", help="with --follow: stop after S seconds")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=_analyze)
-    r = sub.add_parser("report", help="write the self-contained HTML report of an analyzed run (or of a sweep)")
+    r = sub.add_parser("report", help="write the self-contained HTML report of an analyzed run (or of a grid)")
     r.add_argument("run", nargs="?")
-    r.add_argument("--sweep", metavar="DIR", help="the cross-run report of a grid folder")
+    r.add_argument("--grid", "--sweep", dest="grid", metavar="DIR", help="the cross-run report of a grid folder (--sweep: old name)")
     r.set_defaults(func=_report)
     d = sub.add_parser("demo", help="train the preset's run unless it exists, analyze it, write its report")
     d.add_argument("--preset", default="attn-only-2l")
@@ -191,7 +194,7 @@ def _add_analysis(sub) -> None:
     d.add_argument("--device", default="cpu")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_demo)
-    s = sub.add_parser("sweep", help="train and analyze a grid of presets × seeds on a local process pool or Ray; cross-run report")
+    s = sub.add_parser("grid", aliases=["sweep"], help="train and analyze a grid of presets × seeds (process pool or Ray) and write the cross-run report; alias: sweep")
     s.add_argument("--presets", default="attn-only-2l", help="comma-separated preset names (or config JSON paths)")
     s.add_argument("--seeds", default="0", help="e.g. 0-7 or 0,2,5")
     s.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides applied to every run")
@@ -201,7 +204,7 @@ def _add_analysis(sub) -> None:
     s.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="run on Ray (a local cluster when no address is given)")
     s.add_argument("--device", default="cpu", help="auto|cpu|cuda|cuda:N for every run (default cpu)")
     s.add_argument("--quiet", action="store_true")
-    s.set_defaults(func=_sweep)
+    s.set_defaults(func=_grid)
 
 
 def _parser() -> argparse.ArgumentParser:

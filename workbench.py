@@ -2,7 +2,7 @@
 
 The CLI (`icl_workbench`), the notebooks and the benchmarks all call these; nothing here parses arguments or
 prints. Layering: `circuits` (data, model, training, checkpoint store, grids) never imports `probes`; `probes`
-(detectors, interventions, sweeps, reports) reads runs through `circuits`; this module sits above both.
+(detectors, interventions, probe sweeps, reports) reads runs through `circuits`; this module sits above both.
 
     store = train_run(preset("attn-only-2l"), "checkpoints/attn-only-2l")
     table = analyze(store)                       # every probe on every checkpoint → RUN/analysis/sweep.jsonl
@@ -115,7 +115,7 @@ def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES, device: st
             "eval/repeat_loss": last.get("eval/repeat_loss")}  # none on modular-addition runs
 
 
-def sweep(spec: GridSpec, out: str | Path, *, probes: Sequence[str] = GRID_PROBES, backend: str = "process",
+def grid(spec: GridSpec, out: str | Path, *, probes: Sequence[str] = GRID_PROBES, backend: str = "process",
           workers: int | None = None, address: str | None = None, device: str = "cpu",
           progress: bool = True) -> tuple[list[JobResult], Path]:
     """Train and analyze every run of a grid (presets × seeds, with `--set` overrides) in DIR on a local process

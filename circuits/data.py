@@ -24,10 +24,10 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from circuits.config import DataConfig, ModelConfig, training_lengths  # noqa: F401 - training_lengths re-exported
+from circuits.config import DataConfig, ModelConfig, training_lengths
 from circuits.modular import ModularAddition
 from circuits.tasks import INPUTS, N_WORDS, default_suite
-from circuits.tokens import BOS, random_tokens, with_bos  # noqa: F401 - BOS re-exported
+from circuits.tokens import random_tokens, with_bos
 
 logger = logging.getLogger(__name__)
 
@@ -161,10 +161,5 @@ DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContext
 
 def make_sampler(data: DataConfig, model: ModelConfig) -> Sampler:
     """The generator `data.name`, built for this data and model config (validated first)."""
-    validate_data(data, model)
-    return DATASETS[data.name](data, model)
-
-
-def validate_data(data: DataConfig, model: ModelConfig) -> None:
-    """One clear error for a data config that cannot work with this model (`DataConfig.validate`)."""
     data.validate(model)
+    return DATASETS[data.name](data, model)

@@ -17,9 +17,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from circuits.errors import WorkbenchError
+from circuits.progress import progress_bar
 
 BACKENDS = ("process", "ray")
 RAY_INSTALL_HINT = "pip install 'icl-workbench[cluster]'"
@@ -104,7 +103,7 @@ def _run_process(fn, jobs: list, workers: int, address: str | None, progress: bo
                              initializer=_single_thread) as pool:
         futures: dict[Future, int] = {pool.submit(_worker_call, fn, i, job): i for i, job in enumerate(jobs)}
         try:
-            for future in tqdm(as_completed(futures), total=len(jobs), desc="jobs", disable=not progress, unit="job"):
+            for future in progress_bar(as_completed(futures), total=len(jobs), desc="jobs", disable=not progress, unit="job"):
                 results.append(_outcome(future, futures[future], jobs))
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -155,7 +154,7 @@ def _ray_init(ray, address: str | None, workers: int) -> None:
 
 def _collect_ray(ray, pending: dict, jobs: list, progress: bool) -> list[JobResult]:
     results: list[JobResult] = []
-    with tqdm(total=len(jobs), desc="jobs (ray)", disable=not progress, unit="job") as bar:
+    with progress_bar(total=len(jobs), desc="jobs (ray)", disable=not progress, unit="job") as bar:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

@@ -200,9 +200,34 @@ def check_hf_folder(path: Path | str) -> HFFolder:
         supported = ", ".join(f"{k} ({v})" for k, v in SUPPORTED_MODEL_TYPES.items())
         raise WorkbenchError(f"{path / CONFIG} has model_type {model_type!r}, which the workbench does not support; "
                              f"supported: {supported}.")
+    _check_token_ids(path, config)
     weights = weight_files(path)
     _check_safetensors(weights)
     return HFFolder(path, config, model_type, weights)
+
+
+TOKEN_ID_FIELDS = ("bos_token_id", "eos_token_id", "pad_token_id")
+
+
+def _check_token_ids(path: Path, config: dict[str, Any]) -> None:
+    """Special token ids must be tokens of the model: a GPT-2 config that keeps the default bos_token_id 50256 with a
+    small vocab_size otherwise dies in the embedding lookup (`IndexError: index out of range in self`). Each field
+    may be an int, a list of ints (eos) or null."""
+    vocab = config.get("vocab_size")
+    if not isinstance(vocab, int):
+        return
+    bad = []
+    for name in TOKEN_ID_FIELDS:
+        value = config.get(name)
+        ids = value if isinstance(value, list) else [value]
+        if any(isinstance(i, int) and not 0 <= i < vocab for i in ids):
+            bad.append(f"{name} {value}")
+    if bad:
+        fields = " and ".join(b.split()[0] for b in bad)
+        raise WorkbenchError(f"{path / CONFIG} sets {', '.join(bad)}, outside its vocab_size {vocab} (token ids "
+                             f"0–{vocab - 1}); set {fields} in config.json to ids below {vocab} (e.g. the id that "
+                             f"starts a document, often 0), or save the model with a config whose special token ids "
+                             f"fit its vocabulary.")
 
 
 def _revision_folders(parent: Path) -> list[Path]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from circuits.clamp import ClampSet
 from circuits.config import RunConfig
@@ -27,6 +26,7 @@ from circuits.evaluation import EvalSet, evaluate
 from circuits.lock import run_lock
 from circuits.model import FastTransformer, token_losses
 from circuits.modular import MODULAR, answer_loss
+from circuits.progress import progress_bar
 from circuits.schedule import checkpoint_steps, eval_steps, learning_rate
 from circuits.store import RunStore
 
@@ -110,7 +110,7 @@ def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bo
     sample = make_sampler(config.data, config.model)
     evalset = EvalSet.for_run(config).to(state.device)
     evals, checkpoints = set(eval_steps(tc)), set(checkpoint_steps(tc))
-    bar = tqdm(total=tc.steps, initial=state.step, desc=f"train {config.preset}", disable=not progress, unit="step")
+    bar = progress_bar(total=tc.steps, initial=state.step, desc=f"train {config.preset}", disable=not progress, unit="step")
     recorded = state.step if store.steps() else -1  # a resumed run already holds its start step's row and checkpoint
     while True:
         if state.step != recorded and (state.step in evals or state.step in checkpoints):

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 from circuits.errors import WorkbenchError
 from circuits.seams import Seams
 from probes.checkpoint import Checkpoint
-from probes.function_vectors import FVSettings, TaskBatch, mean_head_activations, prompt_indirect_effects, split_tasks, top_heads
+from probes.function_vectors import FVSettings, TaskBatch, split_tasks, todd_cie, top_heads
 from probes.inputs import ProbeInputs
 from probes.interventions import HOOK_ROWS, MAX_ROWS, Engine, FastEngine, HookEngine, check_fits, hook_z
 from probes.table import Row, head_rows, model_row
@@ -255,8 +255,8 @@ def attribution_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
                              "Todd's task prompts.")
     engine, suite = ckpt.engine, default_suite()
     batch = TaskBatch.build(suite, settings, inputs.facts.n_ctx, split_tasks(suite)[0])
-    mean_z = mean_head_activations(engine, batch)
-    exact = prompt_indirect_effects(engine, batch, mean_z).mean((0, 1))
+    mean_z, cie = todd_cie(engine, batch)
+    exact = cie.mean((0, 1))
     prob, logprob = (x.mean(0) for x in attribution_cie(engine, batch, mean_z))
     rows = head_rows(PROBE, "attr_aie", prob) + head_rows(PROBE, "attr_logprob", logprob) + head_rows(PROBE, "exact_aie", exact)
     return rows + attribution_agreement(exact, prob, settings.top_heads).rows()

@@ -31,6 +31,7 @@ class Check:
     value: float
     op: str  # ">=", ">", "<=" or "<"
     threshold: float
+    is_flag: bool = False  # a yes/no precondition (`flag`): margin ±1, no threshold to move
 
     def __post_init__(self) -> None:
         if self.op not in _OPS:
@@ -42,15 +43,19 @@ class Check:
 
     @property
     def margin(self) -> float:
+        if self.is_flag:
+            return 1.0 if self.passed else -1.0
         return self.value - self.threshold if self.op in (">=", ">") else self.threshold - self.value
 
     def describe(self) -> str:
+        if self.is_flag:
+            return f"{self.name}: {'yes' if self.passed else 'no'}"
         return f"{self.name} {fmt(self.value)} {self.op} {fmt(self.threshold)} (margin {self.margin:+.3g})"
 
 
 def flag(name: str, ok: bool) -> Check:
     """A yes/no precondition (e.g. "a transition was located") as a Check with margin ±1."""
-    return Check(name, 1.0 if ok else 0.0, ">=", 1.0)
+    return Check(name, 1.0 if ok else 0.0, ">=", 1.0, is_flag=True)
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,15 @@ class Claim:
 
     @property
     def margin(self) -> float | None:
-        """The smallest margin of its checks (the one that decides a failing claim); None without checks."""
-        return min((c.margin for c in self.checks), default=None)
+        """How far the deciding statistic is from its threshold: the smallest margin of the failing checks, or of
+        the passing threshold checks (flags count only when they fail; NaN/inf only when nothing finite is left);
+        None without checks."""
+        if not self.checks:
+            return None
+        failing = [c for c in self.checks if not c.passed]
+        pool = failing or [c for c in self.checks if not c.is_flag] or list(self.checks)
+        finite = [c.margin for c in pool if math.isfinite(c.margin)]
+        return min(finite) if finite else pool[0].margin
 
     def to_dict(self) -> dict:
         return asdict(self) | {"margin": self.margin}
@@ -143,4 +155,5 @@ def load_families() -> dict[str, ClaimFamily]:
     return CLAIM_FAMILIES
 
 
-CLAIM_MODULES = ("probes.findings",)
+CLAIM_MODULES = ("probes.findings", "probes.grokking", "probes.emergence", "probes.report_llc", "probes.fv_transition", "probes.report_attribution",
+                 "probes.report_grid", "probes.writer_dynamics",)

@@ -5,6 +5,9 @@ if per-token accuracy p improves smoothly, exact match of an L-token string beha
 rise — while smooth metrics (log-probability, Brier score, token edit distance ≈ L(1 − p)) change gradually. The
 positive control here is that prediction made on our own models; the negative one is the 1-layer model, which
 cannot form induction heads (Olsson et al. 2022, arXiv 2209.11895) and must show no transition on any metric.
+Every "What to notice" sentence is a `probes.claims.Claim` with its checks (`notice_claims`, the "emergence" claim
+family). Deviation, stated: Schaeffer et al. judge emergence over size by eye; here a size "jump" needs ≥
+`SIZE_MIN_POINTS` sizes and a bend in log d_model beyond the bootstrap noise (`size_claim`).
 
 Probe: the fixed held-out repeats [BOS, r, r] of the ablation inputs (both the `repeats` and `repeats_reference`
 batches: 128 sequences, the run's longest held-out period n, never trained on). The predictable tokens are the
@@ -31,21 +34,30 @@ For fv-mix runs also the 10-shot task accuracy and the log-probability of the co
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 from einops import rearrange, reduce
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from circuits.config import RunConfig, replace
 from circuits.presets import preset
+from circuits.progress import progress_bar
 from circuits.store import RunStore
 from probes.checkpoint import RunSource
+from probes.claims import Check, Claim, ClaimFamily, ClaimSpec, flag, make_claim, register_claims
 from probes.icl import PhaseChange, locate_phase_change, robust_noise
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine
-from probes.metrics import CORRELATION_NOISE_MULTIPLE, MANUFACTURED_MAX_P_SHARE, SIZE_MAX_PREDICTION_ERROR, SIZE_MIN_AMPLIFICATION
+from probes.metrics import (
+    CORRELATION_NOISE_MULTIPLE,
+    MANUFACTURED_MAX_P_SHARE,
+    SIZE_MAX_PREDICTION_ERROR,
+    SIZE_MIN_AMPLIFICATION,
+    SIZE_MIN_POINTS,
+    SIZE_NONLINEARITY_NOISE_MULTIPLE,
+)
 
 EXACT_MATCH_LENGTH = 5  # L of the short continuation; the full one is n − 1 = 28 tokens for attn-only runs
 BOOTSTRAP_RESAMPLES = 200
@@ -171,7 +183,7 @@ def capability_curves(store: RunStore, steps: list[int] | None = None, progress:
     tokens, n = repeat_targets(config)
     ambiguous = ambiguous_positions(tokens, n)
     rows, source = [], RunSource(store)
-    for step in tqdm(steps or store.require_steps(), desc=f"capability {config.preset}", disable=not progress):
+    for step in progress_bar(steps or store.require_steps(), desc=f"capability {config.preset}", disable=not progress):
         engine = source.load(step).engine
         metrics = continuation_metrics(*continuation_logits(engine, tokens, n), ambiguous=ambiguous)
         row = {"step": step, "tokens": store.state(step)["tokens"]} | metrics
@@ -217,12 +229,6 @@ METRIC_NAMES = {"top1_accuracy": "top-1 accuracy", "exact_match": "exact match (
                 "edit_distance_full": "edit distance (whole continuation)"}
 
 
-def sentence(supported: bool, statement: str, facts: str, control: str = "") -> str:
-    """"<Statement> — <facts>. <control>" or "Not supported by this run: <statement> — <facts>. <control>"."""
-    head = statement[0].upper() + statement[1:] if supported else f"{NOT_SUPPORTED} {statement}"
-    return f"{head} — {facts}." + (f" {control}." if control else "")
-
-
 def _curve(rows: list[dict], metric: str) -> list[float]:
     return [float(r[metric]) for r in rows]
 
@@ -235,7 +241,17 @@ def _full(metric: str) -> str:
     return "_full" if metric.endswith("_full") else ""
 
 
+def _claim(key: str, statement: str, facts: str, control: str, value: float, control_value: float | None,
+           checks: list[Check]) -> Claim:
+    """A claim whose sentence is "<statement> — <facts>. <control>. Checks: …" (`probes.claims.make_claim`)."""
+    return make_claim(key, statement, True, value, control_value, f"{facts}." + (f" {control}." if control else ""), checks)
+
+
 def manufactured_sentence(name: str, rows: list[dict], metric: str, control: str, control_rows: list[dict]) -> str:
+    return manufactured_claim(name, rows, metric, control, control_rows).sentence
+
+
+def manufactured_claim(name: str, rows: list[dict], metric: str, control: str, control_rows: list[dict]) -> Claim:
     """Over training: a sharp metric's transition happens while per-token accuracy p barely moves (Schaeffer et al.).
 
     `metric` is "exact_match" or "exact_match_full". Supported if the locator detects its transition and, inside that
@@ -243,11 +259,13 @@ def manufactured_sentence(name: str, rows: list[dict], metric: str, control: str
     the prediction, log P(correct)'s share the smooth control, and the 1-layer run's exact match the negative control.
     """
     L = rows[-1]["L_full" if _full(metric) else "L"]
-    statement = f"in {name} the {L}-token exact match jumps while per-token accuracy barely moves: the metric makes the jump"
+    key, statement = f"emergence/metric_jump/{name}", (f"in {name} the {L}-token exact match jumps while per-token "
+                                                       "accuracy barely moves: the metric makes the jump")
     ctrl = f"Control {control}: exact match {_arrow(control_rows, metric)}, top-1 accuracy {_arrow(control_rows, 'top1_accuracy')}"
     verdict = transitions(rows, (metric,))[metric]
     if not verdict.detected:
-        return sentence(False, statement, f"exact match {_arrow(rows, metric)}: no transition ({verdict.reason})", ctrl)
+        return _claim(key, statement, f"exact match {_arrow(rows, metric)}: no transition ({verdict.reason})", ctrl,
+                      math.nan, None, [flag("exact match has a transition", False)])
     steps = [r["step"] for r in rows]
     i0, i1 = steps.index(verdict.start), steps.index(verdict.end)
     share = {m: _window_share(_curve(rows, m), i0, i1) for m in ("top1_accuracy", "log_prob")}
@@ -256,7 +274,9 @@ def manufactured_sentence(name: str, rows: list[dict], metric: str, control: str
              f"{at('independent_match' + _full(metric))}) while p moves {at('top1_accuracy')}, "
              f"{share['top1_accuracy']:.0%} of its total change (needs ≤ {MANUFACTURED_MAX_P_SHARE:.0%}); log P(correct) "
              f"makes {share['log_prob']:.0%} of its change there")
-    return sentence(share["top1_accuracy"] <= MANUFACTURED_MAX_P_SHARE, statement, facts, ctrl)
+    checks = [flag("exact match has a transition", True),
+              Check("p's share of its own change inside that window", share["top1_accuracy"], "<=", MANUFACTURED_MAX_P_SHARE)]
+    return _claim(key, statement, facts, ctrl, share["top1_accuracy"], share["log_prob"], checks)
 
 
 def _window_share(values: list[float], i0: int, i1: int) -> float:
@@ -266,6 +286,10 @@ def _window_share(values: list[float], i0: int, i1: int) -> float:
 
 
 def independence_sentence(name: str, rows: list[dict]) -> str:
+    return independence_claim(name, rows).sentence
+
+
+def independence_claim(name: str, rows: list[dict]) -> Claim:
     """At the last checkpoint: measured exact match beside p^L, and how correlated the per-token errors are.
 
     Supported if the intra-sequence error correlation ρ exceeds `CORRELATION_NOISE_MULTIPLE` bootstrap std; the
@@ -280,9 +304,10 @@ def independence_sentence(name: str, rows: list[dict]) -> str:
     if "top1_ambiguous" in r:
         facts += (f"; top-1 accuracy is {r['top1_unambiguous']:.2f} where the current token occurs once in r and "
                   f"{r['top1_ambiguous']:.2f} where it recurs ({r['ambiguous_share']:.0%} of positions)")
-    supported = math.isfinite(rho) and math.isfinite(s) and rho > CORRELATION_NOISE_MULTIPLE * s
     statement = f"in {name} induction errors are positively correlated within a sequence, so p^L under-predicts exact match"
-    return sentence(supported, statement, facts, "Control: p^L, the exact match of independent errors")
+    checks = [Check("error correlation ρ", float(rho), ">", CORRELATION_NOISE_MULTIPLE * float(s))]
+    return _claim(f"emergence/correlated_errors/{name}", statement, facts, "Control: p^L, the exact match of independent "
+                  "errors", float(rho), float(r["independent_match"]), checks)
 
 
 def _times(ratio: float) -> str:
@@ -301,6 +326,10 @@ def _overlap(a: PhaseChange, b: PhaseChange) -> bool:
 
 
 def mechanism_sentence(name: str, verdicts: dict[str, PhaseChange], control: str, control_verdicts: dict[str, PhaseChange]) -> str:
+    return mechanism_claim(name, verdicts, control, control_verdicts).sentence
+
+
+def mechanism_claim(name: str, verdicts: dict[str, PhaseChange], control: str, control_verdicts: dict[str, PhaseChange]) -> Claim:
     """Olsson's claim against Schaeffer's: every smooth metric jumps too, in the window of top-1 accuracy ⇒ a change of
     mechanism, not a metric mirage. Supported only if the control shows no transition on any metric."""
     top1 = verdicts["top1_accuracy"]
@@ -311,25 +340,72 @@ def mechanism_sentence(name: str, verdicts: dict[str, PhaseChange], control: str
     ctrl = (f"Control {control}: no transition on any metric" if not seen else
             f"Control {control}: transitions on {', '.join(seen)}, so the control is not clean")
     statement = f"in {name} the smooth metrics jump in the same window as the sharp one: a change of mechanism, not a metric mirage"
-    return sentence(top1.detected and len(together) == len(smooth) and not seen, statement, facts, ctrl)
+    checks = [flag("top-1 accuracy has a transition", top1.detected),
+              Check("smooth metrics jumping in its window", float(len(together)), ">=", float(max(len(smooth), 1))),
+              Check("metrics with a transition in the control", float(len(seen)), "<=", 0.0)]
+    return _claim(f"emergence/mechanism/{name}", statement, facts, ctrl, float(len(together)), float(len(seen)), checks)
 
 
 def control_sentence(control: str, verdicts: dict[str, PhaseChange], name: str, run_verdicts: dict[str, PhaseChange]) -> str:
-    """The 1-layer control has no transition on the sharp metrics (it cannot build an induction head)."""
+    return control_claim(control, verdicts, name, run_verdicts).sentence
+
+
+def control_claim(control: str, verdicts: dict[str, PhaseChange], name: str, run_verdicts: dict[str, PhaseChange]) -> Claim:
+    """The 1-layer control has no transition on the sharp metrics (it cannot build an induction head), beside a run
+    that has one on top-1 accuracy (else the control shows nothing)."""
     sharp = [m for m in SHARP_METRICS if m in verdicts]
     facts = "; ".join(_verdict_text(m, verdicts[m]) for m in sharp)
     beside = "; ".join(_verdict_text(m, run_verdicts[m]) for m in sharp if m in run_verdicts)
     statement = f"the {control} control has no transition on the sharp metrics"
-    return sentence(not any(verdicts[m].detected for m in sharp), statement, facts, f"Beside it, {name}: {beside}")
+    seen = float(sum(verdicts[m].detected for m in sharp))
+    checks = [Check("sharp metrics with a transition in the control", seen, "<=", 0.0),
+              flag(f"{name} has a transition on top-1 accuracy", "top1_accuracy" in run_verdicts
+                   and run_verdicts["top1_accuracy"].detected)]
+    return _claim(f"emergence/control/{control}", statement, facts, f"Beside it, {name}: {beside}", seen,
+                  float(sum(run_verdicts[m].detected for m in sharp if m in run_verdicts)), checks)
 
 
 def size_sentence(rows: list[dict]) -> str:
-    """Over d_model (final checkpoints): exact match of the whole continuation amplifies a small rise of p.
+    """The sentence of `size_claim`."""
+    return size_claim(rows).sentence
+
+
+def _bend(rows: list[dict], i: int, metric: str = "exact_match_full") -> tuple[float, float]:
+    """At interior point i: the metric minus its linear interpolation in log d_model between points i − 1 and i + 1,
+    and the bootstrap std of that deviation (from the rows' `noise/<metric>`; NaN when a row lacks it)."""
+    x = [math.log(rows[j]["d_model"]) for j in (i - 1, i, i + 1)]
+    w = (x[1] - x[0]) / (x[2] - x[0])
+    y = [float(rows[j][metric]) for j in (i - 1, i, i + 1)]
+    s = [float(rows[j].get(f"noise/{metric}", math.nan)) for j in (i - 1, i, i + 1)]
+    return y[1] - ((1 - w) * y[0] + w * y[2]), math.sqrt(s[1] ** 2 + ((1 - w) * s[0]) ** 2 + (w * s[2]) ** 2)
+
+
+def _size_checks(rows: list[dict], i: int, em: float, p: float, pred: float) -> list[Check]:
+    """The size claim's conditions around the largest exact-match rise, points i → i + 1."""
+    interior = [j for j in (i, i + 1) if 0 < j < len(rows) - 1]
+    bends = {j: _bend(rows, j) for j in interior}
+    j = max(interior, key=lambda k: abs(bends[k][0]) - SIZE_NONLINEARITY_NOISE_MULTIPLE * bends[k][1], default=None)
+    dev, noise = bends[j] if j is not None else (math.nan, math.nan)
+    where = f" at d_model {rows[j]['d_model']}" if j is not None else ""
+    return [Check("sizes on the axis", float(len(rows)), ">=", float(SIZE_MIN_POINTS)),
+            Check("exact-match rise", em, ">", 0.0),
+            Check(f"exact match's deviation from log-linear{where}", abs(dev), ">", SIZE_NONLINEARITY_NOISE_MULTIPLE * noise),
+            Check("exact-match rise ÷ p's rise", em / p if p > 0 else math.inf, ">=", SIZE_MIN_AMPLIFICATION),
+            Check("|p^L's rise − exact match's| ÷ exact match's", abs(pred - em) / em if em > 0 else math.inf, "<=",
+                  SIZE_MAX_PREDICTION_ERROR)]
+
+
+def size_claim(rows: list[dict]) -> Claim:
+    """Over d_model (final checkpoints): exact match of the whole continuation amplifies a small rise of p
+    (Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004: a sharp metric of a smoothly improving p).
 
     At the neighbouring sizes where exact match rises most, it is supported if that rise is ≥ `SIZE_MIN_AMPLIFICATION`
     × p's rise and p^L predicts it within `SIZE_MAX_PREDICTION_ERROR` of it (the size of the jump comes from the
     metric's power L, not from a large change of p); the largest step of p itself is reported beside it, and the
-    smooth metrics over the same step are the control.
+    smooth metrics over the same step are the control. A "jump" needs ≥ `SIZE_MIN_POINTS` sizes and a bend: next to
+    that step, exact match leaves the straight line in log d_model through its neighbours by more than
+    `SIZE_NONLINEARITY_NOISE_MULTIPLE` × its bootstrap noise (ours; Schaeffer et al. read the curves by eye). With
+    fewer sizes it is not supported (no verdict); with one size nothing is stated.
     """
     rows = sorted(rows, key=lambda r: r["d_model"])
     m = rows[-1]["L_full"]
@@ -338,36 +414,38 @@ def size_sentence(rows: list[dict]) -> str:
     i = max(pairs, key=lambda j: rise("exact_match_full", j))
     j = max(pairs, key=lambda j: abs(rise("top1_accuracy", j)))
     em, p, pred = rise("exact_match_full", i), rise("top1_accuracy", i), rise("independent_match_full", i)
-    gain = em / p if p > 0 else math.inf
     span = lambda k, a: f"{rows[a][k]:.3f} → {rows[a + 1][k]:.3f}"  # noqa: E731
     sizes = lambda a: f"d_model {rows[a]['d_model']} → {rows[a + 1]['d_model']}"  # noqa: E731
-    facts = (f"from {sizes(i)} exact match of all {m} tokens goes {span('exact_match_full', i)} while p goes "
-             f"{span('top1_accuracy', i)} ({gain:.1f}× amplification, needs ≥ {SIZE_MIN_AMPLIFICATION:g}; p^{m} predicts "
+    facts = (f"over d_model {[r['d_model'] for r in rows]}, from {sizes(i)} exact match of all {m} tokens goes "
+             f"{span('exact_match_full', i)} while p goes {span('top1_accuracy', i)} (p^{m} predicts "
              f"{span('independent_match_full', i)}); p's own largest step, {sizes(j)}, is {span('top1_accuracy', j)} "
-             f"with exact match {span('exact_match_full', j)}")
-    ctrl = (f"Smooth metrics over {sizes(i)}: log P(correct) {span('log_prob', i)}, edit distance "
-            f"{span('edit_distance_full', i)} tokens")
-    supported = em > 0 and gain >= SIZE_MIN_AMPLIFICATION and abs(pred - em) <= SIZE_MAX_PREDICTION_ERROR * em
-    return sentence(supported, "over model size, exact match turns a small rise of per-token accuracy into a jump", facts, ctrl)
+             f"with exact match {span('exact_match_full', j)}. Smooth metrics over {sizes(i)}: log P(correct) "
+             f"{span('log_prob', i)}, edit distance {span('edit_distance_full', i)} tokens")
+    return make_claim("emergence/size_jump", "over model size, exact match turns a small rise of per-token accuracy into a "
+                      "jump", True, em, p, facts + ".", _size_checks(rows, i, em, p, pred))
 
 
 def what_to_notice(curves: dict[str, list[dict]], run: str, control: str, sizes: list[dict] | None = None) -> list[str]:
-    """The notebook's "What to notice" sentences, each computed from its run's numbers beside `curves[control]`.
+    """The notebook's "What to notice" sentences (`notice_claims`), each computed from its run's numbers beside
+    `curves[control]`."""
+    return [c.sentence for c in notice_claims(curves, run, control, sizes)]
 
-    For `run`: the L-token exact match over training, independence of errors, smooth vs sharp transitions, and the
+
+def notice_claims(curves: dict[str, list[dict]], run: str, control: str, sizes: list[dict] | None = None) -> list[Claim]:
+    """For `run`: the L-token exact match over training, independence of errors, smooth vs sharp transitions, and the
     control's verdicts; for every other run in `curves` (e.g. the size axis): the whole-continuation exact match over
-    training and independence; with `sizes`, the size-axis sentence.
+    training and independence; with `sizes`, the size-axis claim.
     """
     verdicts, control_verdicts = transitions(curves[run]), transitions(curves[control])
-    lines = [manufactured_sentence(run, curves[run], "exact_match", control, curves[control]),
-             independence_sentence(run, curves[run]),
-             mechanism_sentence(run, verdicts, control, control_verdicts),
-             control_sentence(control, control_verdicts, run, verdicts)]
+    claims = [manufactured_claim(run, curves[run], "exact_match", control, curves[control]),
+              independence_claim(run, curves[run]),
+              mechanism_claim(run, verdicts, control, control_verdicts),
+              control_claim(control, control_verdicts, run, verdicts)]
     for name, rows in curves.items():
         if name not in (run, control):
-            lines += [manufactured_sentence(name, rows, "exact_match_full", control, curves[control]),
-                      independence_sentence(name, rows)]
-    return lines + ([size_sentence(sizes)] if sizes else [])
+            claims += [manufactured_claim(name, rows, "exact_match_full", control, curves[control]),
+                       independence_claim(name, rows)]
+    return claims + ([size_claim(sizes)] if sizes else [])
 
 
 # ---- the size axis: attn-only-2l with only d_model changed ------------------------------------------------------
@@ -377,7 +455,8 @@ def what_to_notice(curves: dict[str, list[dict]], run: str, control: str, sizes:
 # then resolves the ambiguous positions (steps ~1,150–1,700, p → 0.996). Training times from an empty store, in
 # notebook 04: attn-only-1l 59 s, d_model 32 64 s, 64 84 s, 128 135 s — with 16 and 32 the notebook took 367 s, so
 # they are behind its BIG flag.
-SIZE_AXIS = (64, 128)  # d_model; 64 is the default run itself
+SIZE_AXIS = (64, 128)  # d_model; 64 is the default run itself. Two sizes: the size-jump claim is not
+#                       supported (it needs SIZE_MIN_POINTS); BIG_SIZE_AXIS gives it four
 BIG_SIZE_AXIS = (16, 32) + SIZE_AXIS
 
 
@@ -387,3 +466,33 @@ def size_config(d_model: int) -> RunConfig:
     if d_model == base.model.d_model:
         return base
     return replace(base, preset=f"attn-only-2l-d{d_model}", model=replace(base.model, d_model=d_model))
+
+
+# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_emergence.py) --------------------
+@dataclass(frozen=True)
+class EmergenceEvidence:
+    """What the emergence claims are computed from: capability rows (`capability_curves`) per run name, the run and
+    its control among them, and the size axis (one final-checkpoint row per d_model, with "d_model"; None without)."""
+
+    curves: dict[str, list[dict]] = field(default_factory=dict)
+    run: str | None = None
+    control: str | None = None
+    sizes: list[dict] | None = None
+
+
+def emergence_claims(evidence: EmergenceEvidence) -> list[Claim]:
+    """The family's claims: those over training when the evidence names a run and its control (`notice_claims`), and
+    the size jump on any size axis of ≥ 2 sizes (fewer than SIZE_MIN_POINTS fail it)."""
+    claims = notice_claims(evidence.curves, evidence.run, evidence.control) if evidence.run and evidence.control else []
+    return claims + ([size_claim(evidence.sizes)] if evidence.sizes and len(evidence.sizes) >= 2 else [])
+
+
+_CURVE_NULLS = ("emergence/flat-curves", "emergence/swapped-runs")  # flat curves; the 1-layer run as "the run"
+register_claims(ClaimFamily("emergence", emergence_claims, claims=(
+    ClaimSpec("emergence/metric_jump/{run}", _CURVE_NULLS, "emergence/runs"),
+    ClaimSpec("emergence/correlated_errors/{run}", _CURVE_NULLS, "emergence/runs"),
+    ClaimSpec("emergence/mechanism/{run}", _CURVE_NULLS, "emergence/runs"),
+    ClaimSpec("emergence/control/{control}", ("emergence/swapped-runs", "emergence/flat-curves"), "emergence/runs"),
+    ClaimSpec("emergence/size_jump", ("emergence/two-sizes", "emergence/linear-sizes", "emergence/flat-sizes"),
+              "emergence/sizes"),
+)))

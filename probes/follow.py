@@ -16,6 +16,7 @@ two probed checkpoints; before that the follower only probes.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -298,14 +299,15 @@ def show_live(fig: go.Figure, handle: Any = None) -> Any:
     `probes.display.setup_notebook`: plotly's JSON for JupyterLab and an HTML div for exports, plotly.js embedded
     once in the notebook). `display(fig, display_id=True)` would not do: a plotly figure displays itself through
     `_ipython_display_`, which ignores the display id, and `fig._repr_mimebundle_()` embeds plotly.js again on
-    every call. The bundle comes from plotly's private `renderers._build_mime_bundle`, as `plotly.io.show` builds it.
+    every call. The bundle is built from plotly's public API with the two outputs of that renderer: the figure's JSON
+    (`application/vnd.plotly.v1+json`) and a div drawn with the plotly.js the notebook already loaded (`text/html`).
     """
     if not in_kernel():
         return None
-    import plotly.io as pio
     from IPython.display import display
 
-    bundle = pio.renderers._build_mime_bundle(fig.to_dict())
+    bundle = {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()), "config": {}},
+              "text/html": fig.to_html(include_plotlyjs=False, full_html=False)}
     if handle is None:
         return display(bundle, raw=True, display_id=True)
     handle.update(bundle, raw=True)

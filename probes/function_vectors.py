@@ -18,6 +18,7 @@ not one per head; injection is the engine's `inject` on `blocks.L.hook_resid_pos
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -115,6 +116,18 @@ def prompt_indirect_effects(engine: Engine, batch: TaskBatch, mean_z: Tensor) ->
     return rearrange(probs[1:] - probs[:1], "(l h) (t m) -> t m l h", l=n_layers, t=tasks)
 
 
+def todd_cie(engine: Engine, batch: TaskBatch) -> tuple[Float[Tensor, "task n_layers n_heads d_head"], Float[Tensor, "task m n_layers n_heads"]]:
+    """(ā, CIE per task, corrupted prompt and head) of Todd et al. 2024 on `batch`, computed once per engine (one
+    checkpoint) and prompt set: the fv, fv_controls, writers and attribution probes of a checkpoint all read this one
+    computation (`engine.memo`, keyed by the prompts' content)."""
+    key = ("todd_cie", *(hashlib.sha1(t.contiguous().numpy().tobytes()).hexdigest() for t in
+                         (batch.clean, batch.clean_answers, batch.corrupted, batch.corrupted_answers)))
+    if key not in engine.memo:
+        mean_z = mean_head_activations(engine, batch)
+        engine.memo[key] = (mean_z, prompt_indirect_effects(engine, batch, mean_z))
+    return engine.memo[key]
+
+
 def indirect_effects(engine: Engine, batch: TaskBatch, mean_z: Tensor) -> Float[Tensor, "task n_layers n_heads"]:
     """Mean CIE per task and head (Todd's AIE is its mean over tasks)."""
     return prompt_indirect_effects(engine, batch, mean_z).mean(1)
@@ -165,7 +178,3 @@ def function_vector(w_o: Float[Tensor, "n_layers n_heads d_head d_model"], mean_
         vector += mean_z[layer, head] @ w_o[layer, head]
     return vector
 
-
-def injected_logits(engine: Engine, tokens: Int[Tensor, "batch pos"], vectors: Float[Tensor, "batch d_model"], layer: int) -> Float[Tensor, "batch d_vocab"]:
-    """Final-position logits with `vectors` added to `blocks.{layer}.hook_resid_post` at the last position."""
-    return engine.inject(tokens, vectors, layer)

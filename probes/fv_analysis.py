@@ -10,6 +10,8 @@ Evaluation hygiene:
     residual at the last position over the task's clean prompts);
   * ablation (mean over prompts, last position) of the top FV heads and the top induction heads, each beside every
     same-size head set (56 sets of 3 of 8): mean, min, max and the fraction of sets it beats.
+A model too small for a control (the 1-layer control, 4 heads: no set of 3 outside an FV set of 3) has the count
+row `…/sets` = 0 and no mean/min/max rows; the claims then say "not supported" (issue 18).
 Exclusion (Yin & Steinhardt): their "with exclusion" removes the top 2% of heads by the *other* score from the
 ranking first. With 8 heads 2% is less than one head, so we remove the other ranking's top-n (n = the ablated set
 size) — the sets are then disjoint — and say so in the report.
@@ -22,9 +24,12 @@ Rows per checkpoint (probe "fv"):
                fv_zero_shot_accuracy, fv_shuffled_accuracy, no_fv_zero_shot_accuracy, no_fv_shuffled_accuracy,
                other_task_fv_zero_shot_accuracy, mean_hidden_zero_shot_accuracy,
                random_heads_fv_zero_shot_accuracy/{mean,min,max}       (test queries, at fv_best_layer)
+               random_heads_fv_zero_shot_accuracy/sets (how many such sets; 0: no mean/min/max rows)
                ablate_{fv|induction|fv_excl|induction_excl}/{few_shot_accuracy,icl_score_change}
+               ablate_excl_difference/icl_score_change_se (standard error over text sequences of the paired
+               difference induction_excl − fv_excl, the noise of Yin & Steinhardt's ICL prediction)
 Rows of the last checkpoint only (probe "fv_controls", the costly control):
-               ablate_random/few_shot_accuracy/{mean,min,max}, ablate_{…}/beats_random
+               ablate_random/few_shot_accuracy/{mean,min,max,sets}, ablate_{…}/beats_random
 FV-injected accuracy is measured on the queries the model answers correctly with 10 shots (Todd), or on all of them
 when it answers none; the no-FV baselines use exactly those prompts. ICL-score change: Olsson sign (loss late −
 loss early), so a positive change means less in-context learning.
@@ -40,21 +45,21 @@ from einops import rearrange
 from circuits.errors import WorkbenchError
 from circuits.tasks import default_suite
 from probes import detectors
-from probes.ablation import ablation_effects, head_set_mask
+from probes.ablation import ablated_losses, head_set_mask
 from probes.checkpoint import Checkpoint
 from probes.function_vectors import (
     FVSettings,
     TaskBatch,
     function_vector,
     fv_heads,
-    injected_logits,
     last_logits,
     mean_head_activations,
     mean_hidden_states,
-    prompt_indirect_effects,
     split_tasks,
+    todd_cie,
     top_heads,
 )
+from probes.icl import icl_score
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine, last_position_patch
 from probes.table import Row, head_rows, model_row
@@ -87,7 +92,7 @@ def _accuracy_rows(engine: Engine, batch: TaskBatch) -> tuple[list[Row], torch.T
 def _injected_accuracy(engine, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
     """Accuracy with each task's vector added after `layer` at the last position (prompts kept by `keep`)."""
     per_row = vectors.repeat_interleave(batch.eval_answers.shape[1], dim=0)[keep]
-    logits = injected_logits(engine, _flat(prompts)[keep], per_row, layer)
+    logits = engine.inject(_flat(prompts)[keep], per_row, layer)
     return _hits(logits, _flat(batch.eval_answers)[keep]).mean().item()
 
 
@@ -117,8 +122,12 @@ def _injection_rows(engine, test: TaskBatch, valid: TaskBatch, heads: list[Head]
     return rows + _spread_rows("random_heads_fv_zero_shot_accuracy", random)
 
 
-def _spread_rows(metric: str, values: torch.Tensor) -> list[Row]:
-    return [model_row("fv", f"{metric}/{stat}", getattr(values, stat)()) for stat in ("mean", "min", "max")]
+def _spread_rows(metric: str, values: torch.Tensor, probe: str = "fv") -> list[Row]:
+    """The comparison sets' count, and their mean, min and max when there are any (a model too small for the
+    control has none: the count row says so and the claims read it)."""
+    rows = [model_row(probe, f"{metric}/sets", float(values.numel()))]
+    return rows + [model_row(probe, f"{metric}/{stat}", getattr(values, stat)()) for stat in ("mean", "min", "max")
+                   if values.numel()]
 
 
 def _few_shot_under_ablation(engine: Engine, batch: TaskBatch, head_sets: list) -> torch.Tensor:
@@ -146,15 +155,26 @@ def _ablation_sets(aie, se, induction, n: int) -> dict[str, list[Head]]:
             "induction_excl": top_heads(induction, n, exclude=fv)}
 
 
+def _icl_changes(engine: Engine, inputs: ProbeInputs, masks: torch.Tensor) -> torch.Tensor:
+    """[set, sequence] Δ Olsson ICL score per text sequence with each head set mean-ablated (its mean over
+    sequences is `probes.ablation.ablation_effects`' icl_score; per sequence for the standard error)."""
+    ab = inputs.ablation
+    conds = torch.cat([torch.zeros_like(masks[:1]), masks])  # the clean run first
+    scores = icl_score(ablated_losses(engine, ab.text, ab.text_reference, conds, ("mean",))["mean"])  # [cond, seq]
+    return scores[1:] - scores[:1]
+
+
 def _ablation_rows(engine, batch: TaskBatch, inputs: ProbeInputs, sets: dict[str, list[Head]]) -> list[Row]:
     few = _few_shot_under_ablation(engine, batch, list(sets.values()))
     masks = torch.stack([head_set_mask(h, engine.n_layers, engine.n_heads) for h in sets.values()])
-    icl = ablation_effects(engine, inputs.ablation, ("mean",), conditions=masks)["mean"]["icl_score"]
+    icl = _icl_changes(engine, inputs, masks)
     rows = []
     for i, name in enumerate(sets):
         rows += [model_row("fv", f"ablate_{name}/few_shot_accuracy", few[i]),
-                 model_row("fv", f"ablate_{name}/icl_score_change", icl[i])]
-    return rows
+                 model_row("fv", f"ablate_{name}/icl_score_change", icl[i].mean())]
+    names = list(sets)
+    diff = icl[names.index("induction_excl")] - icl[names.index("fv_excl")]  # paired over the same sequences
+    return rows + [model_row("fv", "ablate_excl_difference/icl_score_change_se", diff.std() / len(diff) ** 0.5)]
 
 
 def _random_ablation_rows(engine, batch: TaskBatch, sets: dict[str, list[Head]]) -> list[Row]:
@@ -164,11 +184,9 @@ def _random_ablation_rows(engine, batch: TaskBatch, sets: dict[str, list[Head]])
     few = _few_shot_under_ablation(engine, batch, list(sets.values()) + every)
     named, random = few[: len(sets)], few[len(sets):]
     others = lambda heads: torch.tensor([set(map(tuple, s)) != set(heads) for s in every])  # noqa: E731 - not itself
-    fv_others = random[others(sets["fv"])]
-    rows = [model_row("fv_controls", f"ablate_random/few_shot_accuracy/{stat}", getattr(fv_others, stat)())
-            for stat in ("mean", "min", "max")]
+    rows = _spread_rows("ablate_random/few_shot_accuracy", random[others(sets["fv"])], "fv_controls")
     return rows + [model_row("fv_controls", f"ablate_{name}/beats_random", (named[i] < random[others(heads)]).float().mean())
-                   for i, (name, heads) in enumerate(sets.items())]
+                   for i, (name, heads) in enumerate(sets.items()) if others(heads).any()]
 
 
 def _checkpoint_facts(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings):
@@ -180,7 +198,7 @@ def _checkpoint_facts(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
     engine, suite, n_ctx = ckpt.engine, default_suite(), inputs.facts.n_ctx
     selection, heldout = split_tasks(suite)
     chosen = TaskBatch.build(suite, settings, n_ctx, selection)
-    cie = prompt_indirect_effects(engine, chosen, mean_head_activations(engine, chosen)).flatten(0, 1)  # [prompts, l, h]
+    cie = todd_cie(engine, chosen)[1].flatten(0, 1)  # [prompts, l, h]
     test, valid = (TaskBatch.build(suite, settings, n_ctx, heldout, split) for split in ("test", "valid"))
     induction = detectors.controlled_induction_score(ckpt.bridge, inputs.induction)
     return engine, test, valid, cie.mean(0), cie.std(0) / cie.shape[0] ** 0.5, induction

@@ -26,7 +26,7 @@ OLSSON_REPEATS = 4
 
 def induction_lengths(config: RunConfig) -> tuple[int, ...]:
     """Repeat periods for the induction probe: the data's held-out periods (never trained on, and sharing no multiple
-    with a trained period inside the context; see `circuits.data.training_lengths`) that fit twice."""
+    with a trained period inside the context; see `circuits.config.training_lengths`) that fit twice."""
     limit = (config.model.n_ctx - 1) // 2
     return tuple(sorted(n for n in set(config.data.heldout_lengths) if n <= limit)) or (limit,)
 

@@ -70,6 +70,7 @@ class Engine(Protocol):
     n_heads: int
     d_model: int
     n_ctx: int
+    memo: dict
 
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun: ...
 
@@ -129,6 +130,7 @@ class HookEngine:
         self.bridge, cfg = bridge, bridge.cfg
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
         self.d_vocab, self.device = cfg.d_vocab, next(bridge.parameters()).device
+        self.memo: dict = {}  # results computed once per checkpoint (e.g. `function_vectors.todd_cie`)
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:
@@ -196,6 +198,7 @@ class FastEngine:
         self.n_layers, self.n_heads, self.d_model, self.n_ctx = cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.n_ctx
         self.d_vocab, self.device = cfg.d_vocab, fast.embed.weight.device
         self.is_clamped = fast.clamps is not None and bool(fast.clamps.active)
+        self.memo: dict = {}  # results computed once per checkpoint (e.g. `function_vectors.todd_cie`)
 
     @torch.no_grad()
     def clean(self, tokens: Int[Tensor, "batch pos"]) -> CleanRun:

@@ -25,8 +25,13 @@ Diagnostics per checkpoint (thresholds in `probes.metrics`): split-R̂ of the po
 the first half, relative to |λ̂|, with its standard error over chains: a trace still rising) and divergence (a chain
 devinterp stopped, a non-finite loss, a negative λ̂). Relative measures divide by max(|λ̂|, LLC_FLOOR): an untrained
 model's λ̂ ≈ 0 would make noise look like disagreement. Disagreeing, unsettled or diverged chains are logged as
-warnings and flagged in the rows. Stated limit: a clamped run's checkpoints (circuits.clamp) are sampled without
-their clamps.
+warnings and flagged in the rows. A clamped run's checkpoint (circuits.clamp) is sampled with the clamps in force at
+its step, as its training forward applied them (`FastTransformer.clamps`; each chain's deepcopy keeps them): λ̂ is
+that of the clamped network. The weights a clamp makes irrelevant (frozen in training) do not move the loss, so
+they add nothing to λ̂ although SGLD moves them.
+Calibration (tests/test_llc.py), at the probe's own settings: a regular model's target is ½Σᵢ nβhᵢ/(nβhᵢ + γ)
+(`regular_llc`; ≈ 0.35 for d = 10 at γ = 300, where devinterp gives 0.40–0.42), and d/2 (Watanabe 2009) at γ = 0,
+where 200 draws do not settle and the diagnostics say so.
 """
 from __future__ import annotations
 
@@ -235,6 +240,16 @@ def estimate_llc(model: nn.Module, dataset: Shaped[Tensor, "n width"], settings:
     return LLCResult(mean, std, per_chain, trace, init, nbeta, settings, diag, devinterp_mean)
 
 
+def regular_llc(hessian_eigenvalues: Float[Tensor, " d"], nbeta: float, localization: float) -> float:
+    """The LLC estimator's target for a regular model whose loss is quadratic at w* with Hessian eigenvalues hᵢ:
+    under p(w) ∝ exp(−nβ L_n(w) − (γ/2)‖w − w*‖²) each direction is Gaussian with variance 1/(nβhᵢ + γ), so
+    nβ·E[L_n(w) − L_n(w*)] = ½ Σᵢ nβhᵢ / (nβhᵢ + γ) — d/2 at γ = 0 (Watanabe 2009's λ of a regular model), ≈ 0.34 for
+    d = 10, h ≈ 1 at the probe's γ = 300, nβ = 21.7. The calibration tests check the estimator against it at the
+    probe's own settings (tests/test_llc.py)."""
+    h = hessian_eigenvalues.double()
+    return float(0.5 * (nbeta * h / (nbeta * h + localization)).sum())
+
+
 def split_rhat(draws: Float[Tensor, "chain draw"]) -> float:
     """Split-R̂ (Gelman et al. 2013, BDA3 §11.4): each chain halved, √(var⁺ / W) with W the mean within-half variance
     and var⁺ = (m−1)/m·W + B/m, B/m the variance of the half means. ≈ 1 when the chains mix; 1.0 for constant draws."""
@@ -281,7 +296,7 @@ def thin(trace: Float[Tensor, "chain step"], points: int) -> tuple[Float[Tensor,
 
 
 def result_rows(result: LLCResult) -> list[Row]:
-    """The probe's rows (names declared in `the llc `ProbeSpec.metrics``)."""
+    """The probe's rows (names declared in the llc probe's `ProbeSpec.metrics`)."""
     s, d = result.settings, result.diagnostics
     rows = [model_row("llc", k, float(v)) for k, v in (
         ("mean", result.mean), ("std", result.std), ("init_loss", result.init_loss), ("nbeta", result.nbeta),
@@ -312,8 +327,12 @@ def llc_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: LLCSettings | Non
     settings = settings if settings is not None else DEFAULT_SETTINGS
     if ckpt.config is None:
         raise WorkbenchError(f"{NOT_APPLICABLE}; run the llc probe on a run trained here (icl-workbench train).")
-    model, data = FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, settings.n)
-    result = estimate_llc(model.to(ckpt.device), data, settings, device=ckpt.device)
+    model, data = FastTransformer(ckpt.config.model, ckpt.state).to(ckpt.device), probe_set(ckpt.config, settings.n)
+    if ckpt.clamped:  # the clamps in force at this step, as the training forward applies them (circuits.clamp)
+        from circuits.train import clamp_set
+
+        model.clamps = clamp_set(ckpt.config, ckpt.device, ckpt.step)
+    result = estimate_llc(model, data, settings, device=ckpt.device)
     if result.diagnostics.reasons:
         logger.warning("LLC at step %d (λ̂ = %.2f): %s", ckpt.step, result.mean, "; ".join(result.diagnostics.reasons))
     return result_rows(result)

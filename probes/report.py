@@ -203,7 +203,8 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
     if source.config is not None and source.config.data.name == "modular-addition":
         return _write_grokking_report(source, table, metrics, notes)  # no induction rows: the grokking section alone
     _check_table(table, source)
-    findings = compute_findings(table, native=source.config is not None)
+    findings = compute_findings(table, native=source.config is not None,
+                                clamps=source.config.clamps if source.config is not None else ())
     figures = [fig_training(metrics, table, findings), fig_trajectories(table), fig_slider(table),
                fig_snapshots(table, findings), fig_ablation(table), fig_kcomposition(table, findings)]
     lines, claims = summary_lines(findings), list(findings.claims)

@@ -58,7 +58,8 @@ def fig_layers(table: list[Row]) -> go.Figure:
     for metric, label in (("no_fv_zero_shot_accuracy", "no FV"), ("fv_zero_shot_accuracy", "FV, test queries"),
                           ("random_heads_fv_zero_shot_accuracy/mean", "random-head FVs (mean)"),
                           ("mean_hidden_zero_shot_accuracy", "mean hidden state")):
-        fig.add_hline(y=final(table, metric), line_dash="dash", annotation_text=label)
+        if final(table, metric) is not None:  # a model too small for the random-head control has no such row
+            fig.add_hline(y=final(table, metric), line_dash="dash", annotation_text=label)
     return fig.update_layout(height=380, title="FV injection: layer chosen on validation queries, test accuracy and baselines",
                              yaxis_title="accuracy")
 
@@ -67,7 +68,7 @@ def fig_ablation(table: list[Row]) -> go.Figure:
     few = [final(table, f"ablate_{n}/few_shot_accuracy") for n in ABLATED]
     icl = [final(table, f"ablate_{n}/icl_score_change") for n in ABLATED]
     fig = go.Figure(go.Bar(x=[n.replace("_excl", " (with exclusion)") for n in ABLATED], y=few,
-                           text=[f"ICL score Δ {v:+.2f}" for v in icl], textposition="outside"))
+                           text=[f"ICL score Δ {v:+.2f}" if v is not None else "" for v in icl], textposition="outside"))
     fig.add_hline(y=final(table, "few_shot_accuracy"), line_dash="dash", annotation_text="no ablation")
     low, high = (final(table, f"ablate_random/few_shot_accuracy/{s}", "fv_controls") for s in ("min", "max"))
     if low is not None:

@@ -1,7 +1,14 @@
 """The LLC section of the HTML report: λ̂ over training beside the loss and the top induction score, its stage
 boundaries (Hoogland et al. 2024, arXiv 2402.02364; `probes.stages`) and the induction phase change, the chains'
 loss traces, and their diagnostics. Every sentence is a `probes.claims.Claim` computed from the table (`probes.llc`
-rows), with its control; none is fixed text.
+rows), with its control and its checks (thresholds in `probes.metrics`); none is fixed text.
+
+Issue 18 ("Every verdict can fail"): a window is special only against windows of the same width in log(1 + step)
+elsewhere on the curve (Hoogland et al. read stages on that axis; a trend in steps or in log-steps rises across
+those as much); a stage claim needs ≥ LLC_MIN_STAGES stages (one stage always holds the window); a boundary inside
+the window counts only if same-width windows elsewhere rarely hold one. Deviation from Hoogland et al.: they place
+the induction heads' formation within their stages by eye; these are tests with stated thresholds. The family and
+its fixtures (tests/nulls_llc.py) are declared below for tests/test_conformance.py.
 """
 from __future__ import annotations
 
@@ -12,15 +19,25 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from probes.claims import Claim, fmt, make_claim
+from probes.claims import Check, Claim, ClaimFamily, ClaimSpec, flag, fmt, make_claim, register_claims
 from probes.findings import induction_noise_floor
 from probes.icl import PhaseChange, locate_phase_change
-from probes.metrics import INDUCTION_NOISE_FLOOR, LLC_DRIFT_MAX, LLC_DRIFT_Z, LLC_RHAT_MAX, LLC_SPREAD_MAX
+from probes.metrics import (
+    INDUCTION_NOISE_FLOOR,
+    LLC_BOUNDARY_CHANCE_MAX,
+    LLC_DRIFT_MAX,
+    LLC_DRIFT_Z,
+    LLC_MIN_STAGES,
+    LLC_NOISE_MULTIPLE,
+    LLC_RHAT_MAX,
+    LLC_SPREAD_MAX,
+    LLC_WINDOW_RATIO,
+    PHASE_MIN_SCORE_CHANGE,
+)
 from probes.stages import smoothed, stage_boundaries
 from probes.table import Row, select
 
 FLAGS = ("disagree", "unsettled", "diverged")
-NOISE_MULTIPLE = 3.0  # λ̂ "differs" between two checkpoints: by more than this × √(std₁² + std₂²) (chain stds)
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,9 @@ def top_induction(table: list[Row], native: bool = True) -> tuple[tuple, list[tu
     top = max(induction, key=lambda head: induction[head][-1][1])
     points = induction[top]
     noise = induction_noise_floor(induction) if native else INDUCTION_NOISE_FLOOR
-    return top, points, locate_phase_change([s for s, _ in points], [v for _, v in points], noise=noise)
+    change = locate_phase_change([s for s, _ in points], [v for _, v in points], noise=noise,
+                                 min_change=PHASE_MIN_SCORE_CHANGE)
+    return top, points, change
 
 
 def _at_or_after(s: LLCSeries, step: int) -> int | None:
@@ -66,49 +85,123 @@ def _at_or_before(s: LLCSeries, step: int) -> int | None:
     return next((i for i in reversed(range(len(s.steps))) if s.steps[i] <= step), None)
 
 
-def _differs(s: LLCSeries, i: int, j: int) -> bool:
-    return s.mean[i] - s.mean[j] > NOISE_MULTIPLE * math.hypot(s.std[i], s.std[j])
+def _log(step: int | float) -> float:
+    return math.log1p(step)
+
+
+def _sigma(s: LLCSeries, i: int, j: int) -> float:
+    """The noise of λ̂ᵢ − λ̂ⱼ: the chains' stds combined."""
+    return math.hypot(s.std[i], s.std[j])
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b for a check, finite: a / (b ≤ 0) is ±1e9 (nothing elsewhere moves in that direction), NaN stays NaN."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return float("nan")
+    return a / b if b > 0 else math.copysign(1e9, a) if a else 0.0
+
+
+def _interp(s: LLCSeries, x: float) -> float:
+    """λ̂ at log(1 + step) = x, linear between checkpoints on that axis."""
+    xs = [_log(t) for t in s.steps]
+    k = max(0, min(len(xs) - 2, next((i for i in range(1, len(xs)) if xs[i] >= x), len(xs) - 1) - 1))
+    w = (x - xs[k]) / (xs[k + 1] - xs[k])
+    return s.mean[k] + w * (s.mean[k + 1] - s.mean[k])
+
+
+def other_windows(s: LLCSeries, lo: float, hi: float) -> list[tuple[float, float]]:
+    """Every window [u, u + w] of the width w = hi − lo (log(1 + step) units) that starts or ends at a checkpoint,
+    lies inside the curve and does not overlap (lo, hi): the same-width comparison windows elsewhere."""
+    width, first, last = hi - lo, _log(s.steps[0]), _log(s.steps[-1])
+    starts = {x for t in s.steps for x in (_log(t), _log(t) - width)}
+    return sorted((u, u + width) for u in starts
+                  if first - 1e-9 <= u and u + width <= last + 1e-9 and (u + width <= lo + 1e-9 or u >= hi - 1e-9))
+
+
+def window_changes(s: LLCSeries, lo: float, hi: float) -> list[float]:
+    """λ̂(end) − λ̂(start) across each same-width window elsewhere (`other_windows`)."""
+    return [_interp(s, b) - _interp(s, a) for a, b in other_windows(s, lo, hi)]
+
+
+def _window_ends(s: LLCSeries, change: PhaseChange | None) -> tuple[int, int] | None:
+    """Indices of the LLC checkpoints at or before the window's start and at or after its end (None: no window, or
+    λ̂ not estimated on both sides)."""
+    if change is None or not change.detected:
+        return None
+    before, after = _at_or_before(s, change.start), _at_or_after(s, change.end)
+    return None if before is None or after is None or before >= after else (before, after)
+
+
+def _located(change: PhaseChange | None) -> tuple[Check, str]:
+    if change is None:
+        return flag("phase change located", False), "the attention probe was not run"
+    why = "" if change.detected else f"no phase change located ({change.reason})"
+    return flag("phase change located", change.detected), why or f"phase change at steps {change.start}–{change.end}"
 
 
 def rise_claim(s: LLCSeries) -> Claim:
+    """λ̂ at the last checkpoint exceeds λ̂ at the first by more than LLC_NOISE_MULTIPLE × their combined chain std."""
+    rise, sigma = s.mean[-1] - s.mean[0], _sigma(s, -1, 0)
     return make_claim(
-        "llc/rises", "the LLC at the last checkpoint exceeds the LLC at the first", _differs(s, -1, 0), s.mean[-1], s.mean[0],
+        "llc/rises", "the LLC at the last checkpoint exceeds the LLC at the first", True, s.mean[-1], s.mean[0],
         f"λ̂ {fmt(s.mean[-1])} ± {fmt(s.std[-1])} at step {s.steps[-1]} vs {fmt(s.mean[0])} ± {fmt(s.std[0])} at step "
-        f"{s.steps[0]} (± std over chains; needs a gap > {NOISE_MULTIPLE:g}× their combined std).")
+        f"{s.steps[0]} (± std over chains).", [Check("rise / combined chain std", _ratio(rise, sigma), ">", LLC_NOISE_MULTIPLE)])
 
 
 def phase_claim(s: LLCSeries, change: PhaseChange | None) -> Claim:
-    statement = "the LLC rises across the induction phase change"
-    if change is None or not change.detected:
-        why = "the attention probe was not run" if change is None else f"no phase change located ({change.reason})"
-        return make_claim("llc/phase_change", statement, False, float("nan"), None, f"{why}.")
-    before, after = _at_or_before(s, change.start), _at_or_after(s, change.end)
-    if before is None or after is None:
-        return make_claim("llc/phase_change", statement, False, float("nan"), None,
-                          f"λ̂ was not estimated on both sides of the window {change.start}–{change.end}.")
+    """λ̂ rises across the induction window (checkpoints at or before its start, at or after its end) beyond the
+    chains' noise, and by ≥ LLC_WINDOW_RATIO × the largest rise across a same-log-width window elsewhere (a trend in
+    steps or in log-steps rises across those as much)."""
+    located, where = _located(change)
+    ends = _window_ends(s, change)
+    checks = [located, flag("λ̂ on both sides of the window", ends is not None)]
+    if ends is None:
+        return make_claim("llc/phase_change", "the LLC rises across the induction phase change", True, float("nan"),
+                          None, f"{where}; λ̂ not compared across it.", checks)
+    i, j = ends
+    rise = s.mean[j] - s.mean[i]
+    elsewhere = max(window_changes(s, _log(s.steps[i]), _log(s.steps[j])), default=float("nan"))
+    checks += [Check("window rise / combined chain std", _ratio(rise, _sigma(s, j, i)), ">", LLC_NOISE_MULTIPLE),
+               Check("window rise / largest same-width rise elsewhere", _ratio(rise, elsewhere), ">=", LLC_WINDOW_RATIO)]
     return make_claim(
-        "llc/phase_change", statement, _differs(s, after, before), s.mean[after], s.mean[before],
-        f"λ̂ {fmt(s.mean[after])} ± {fmt(s.std[after])} at step {s.steps[after]} (after the window {change.start}–"
-        f"{change.end}) vs {fmt(s.mean[before])} ± {fmt(s.std[before])} at step {s.steps[before]} (before it).")
+        "llc/phase_change", "the LLC rises across the induction phase change, more than across same-width windows "
+        "elsewhere", True, rise, elsewhere,
+        f"λ̂ {fmt(s.mean[j])} ± {fmt(s.std[j])} at step {s.steps[j]} vs {fmt(s.mean[i])} ± {fmt(s.std[i])} at step "
+        f"{s.steps[i]} ({where}): a rise of {fmt(rise)}; the largest rise across a window of the same log-step width "
+        f"elsewhere is {fmt(elsewhere)}.", checks)
+
+
+def boundary_chance(s: LLCSeries, boundaries: list[int], lo: float, hi: float, positions: int = 200) -> float:
+    """The control of `boundary_claim`: the share of windows of width hi − lo (log-steps), at `positions` evenly
+    spaced places of the curve not overlapping (lo, hi), that hold ≥ 1 boundary (NaN: no room for one)."""
+    width, first, last = hi - lo, _log(s.steps[0]), _log(s.steps[-1])
+    starts = [first + k * (last - width - first) / (positions - 1) for k in range(positions)] if last - first > width else []
+    starts = [u for u in starts if u + width <= lo or u >= hi]
+    xs = [_log(b) for b in boundaries]
+    hits = [any(u <= x <= u + width for x in xs) for u in starts]
+    return sum(hits) / len(hits) if hits else float("nan")
 
 
 def boundary_claim(s: LLCSeries, boundaries: list[int], change: PhaseChange | None) -> Claim:
-    """A stage boundary falls inside the phase-change window; the control is the window's share of the log-step
-    range (how often a boundary placed at random would)."""
-    statement = "an LLC stage boundary falls inside the induction phase-change window"
+    """A stage boundary falls inside the induction window, while at most LLC_BOUNDARY_CHANCE_MAX of the windows of
+    the same log-step width elsewhere hold one (the control: boundaries everywhere land in any window)."""
+    statement = "an LLC stage boundary falls inside the induction phase-change window, and rarely in same-width windows elsewhere"
     found = f"stage boundaries at steps {', '.join(map(str, boundaries))}" if boundaries else "no stage boundary"
-    if change is None or not change.detected:
-        return make_claim("llc/stage_boundary", statement, False, float("nan"), None,
-                          f"{found}; no phase change to compare with.")
-    share = (math.log1p(change.end) - math.log1p(change.start)) / math.log1p(s.steps[-1])
-    gaps = [max(change.start - b, b - change.end, 0) for b in boundaries]
-    nearest = min(range(len(gaps)), key=gaps.__getitem__) if gaps else None
-    where = (f"; the nearest, step {boundaries[nearest]}, is {gaps[nearest]} steps from the phase change at steps "
-             f"{change.start}–{change.end} (fastest {change.steepest[0]}–{change.steepest[1]})") if gaps else ""
+    located, where = _located(change)
+    n_stages = len(stages(s, boundaries))
+    checks = [located, Check("stages", float(n_stages), ">=", float(LLC_MIN_STAGES))]
+    if not change or not change.detected:
+        return make_claim("llc/stage_boundary", statement, True, float("nan"), None, f"{found}; {where}.", checks)
+    lo, hi = _log(change.start), _log(change.end)
+    gap = min((max(lo - x, x - hi, 0.0) for x in map(_log, boundaries)), default=float("nan"))
+    chance = boundary_chance(s, boundaries, lo, hi)
+    checks += [Check("log-step distance from the window to the nearest boundary", gap, "<=", 0.0),
+               Check("share of same-width windows elsewhere holding a boundary", chance, "<=", LLC_BOUNDARY_CHANCE_MAX)]
     return make_claim(
-        "llc/stage_boundary", statement, bool(gaps) and min(gaps) == 0, float(min(gaps)) if gaps else float("nan"), share,
-        f"{found} (where the GP-smoothed λ̂ over log steps has slope ≈ 0){where}; the window covers "
-        f"{share:.0%} of the log-step range.")
+        "llc/stage_boundary", statement, True, gap, chance,
+        f"{found} (where the GP-smoothed λ̂ over log steps has slope ≈ 0); {where} (fastest "
+        f"{change.steepest[0]}–{change.steepest[1]}); {fmt(chance)} of the windows of its log-step width elsewhere hold "
+        f"a boundary.", checks)
 
 
 def stages(s: LLCSeries, boundaries: list[int]) -> list[tuple[int, int, float, float]]:
@@ -123,22 +216,31 @@ def stages(s: LLCSeries, boundaries: list[int]) -> list[tuple[int, int, float, f
 
 
 def stage_claim(s: LLCSeries, boundaries: list[int], change: PhaseChange | None) -> Claim:
-    """The phase-change window lies inside the stage whose λ̂ changes most; the control is the largest change of
-    any other stage."""
-    parts = stages(s, boundaries)
-    listing = "; ".join(f"{a}–{b}: λ̂ {fmt(x)} → {fmt(y)}" for a, b, x, y in parts)
+    """The window lies inside the stage whose λ̂ changes most (control: the largest change of another stage), there
+    are ≥ LLC_MIN_STAGES stages, and λ̂ changes across the window ≥ LLC_WINDOW_RATIO × as much as across any
+    same-log-width window elsewhere (|Δλ̂|: a stage may fall)."""
+    parts, (located, where) = stages(s, boundaries), _located(change)
+    listing = "; ".join(f"{a}–{b}: λ̂ {fmt(x)} → {fmt(y)}" for a, b, x, y in parts) or "none"
     statement = "the induction phase change falls inside the stage in which the LLC changes most"
-    if change is None or not change.detected or not parts:
-        return make_claim("llc/stage_of_phase_change", statement, False, float("nan"), None,
-                          f"stages {listing or 'none'}; no phase change to place.")
+    checks = [located, Check("stages", float(len(parts)), ">=", float(LLC_MIN_STAGES))]
+    ends = _window_ends(s, change)
+    if ends is None or not parts:
+        checks.append(flag("λ̂ on both sides of the window", False))
+        return make_claim("llc/stage_of_phase_change", statement, True, float("nan"), None,
+                          f"stages {listing}; {where}; not placed.", checks)
     top = max(range(len(parts)), key=lambda k: abs(parts[k][3] - parts[k][2]))
     inside = parts[top][0] <= change.start and change.end <= parts[top][1]
-    others = [abs(p[3] - p[2]) for k, p in enumerate(parts) if k != top]
+    others = max((abs(p[3] - p[2]) for k, p in enumerate(parts) if k != top), default=float("nan"))
+    (i, j), size = ends, abs(parts[top][3] - parts[top][2])
+    elsewhere = max(map(abs, window_changes(s, _log(s.steps[i]), _log(s.steps[j]))), default=float("nan"))
+    checks += [flag("the window lies inside the stage whose λ̂ changes most", inside),
+               Check("window |Δλ̂| / largest same-width |Δλ̂| elsewhere",
+                     _ratio(abs(s.mean[j] - s.mean[i]), elsewhere), ">=", LLC_WINDOW_RATIO)]
     return make_claim(
-        "llc/stage_of_phase_change", statement, inside, abs(parts[top][3] - parts[top][2]), max(others, default=0.0),
-        f"stages {listing}; the phase change at steps {change.start}–{change.end} lies "
-        f"{'inside' if inside else 'outside'} stage {parts[top][0]}–{parts[top][1]}, whose λ̂ changes by "
-        f"{fmt(parts[top][3] - parts[top][2])}.")
+        "llc/stage_of_phase_change", statement, True, size, others,
+        f"stages {listing}; {where}, {'inside' if inside else 'outside'} stage {parts[top][0]}–{parts[top][1]}, "
+        f"whose λ̂ changes by {fmt(parts[top][3] - parts[top][2])}; λ̂ changes by {fmt(s.mean[j] - s.mean[i])} across "
+        f"the window, at most {fmt(elsewhere)} across a same-width window elsewhere.", checks)
 
 
 def chains_claim(s: LLCSeries) -> Claim:
@@ -147,10 +249,11 @@ def chains_claim(s: LLCSeries) -> Claim:
     rhat = max(s.values[t]["rhat"] for t in s.steps)
     spread = max(s.values[t]["spread"] for t in s.steps)
     return make_claim(
-        "llc/chains_agree", "the SGLD chains agree and settle at every checkpoint", not flagged, float(len(flagged)),
+        "llc/chains_agree", "the SGLD chains agree and settle at every checkpoint", True, float(len(flagged)),
         float(len(s.steps)), f"{len(flagged)} of {len(s.steps)} checkpoints flagged{': ' + '; '.join(parts) if parts else ''}; "
         f"largest split-R̂ {rhat:.3f} (≤ {LLC_RHAT_MAX}), largest chain spread {spread:.3f} of λ̂ (≤ {LLC_SPREAD_MAX}), "
-        f"a drift > {LLC_DRIFT_MAX} of λ̂ and > {LLC_DRIFT_Z:g} standard errors counts as unsettled.")
+        f"a drift > {LLC_DRIFT_MAX} of λ̂ and > {LLC_DRIFT_Z:g} standard errors counts as unsettled.",
+        [Check("flagged checkpoints", float(len(flagged)), "<=", 0.0)])
 
 
 def settings_line(s: LLCSeries) -> str:
@@ -170,6 +273,23 @@ def llc_claims(table: list[Row], native: bool = True) -> tuple[list[Claim], list
     claims = [rise_claim(s), phase_claim(s, change), boundary_claim(s, boundaries, change),
               stage_claim(s, boundaries, change), chains_claim(s)]
     return claims, boundaries
+
+
+def evaluate_claims(table: list[Row]) -> list[Claim]:
+    """The family's claims on a run's tidy table (llc rows, and attention rows for the phase change)."""
+    return llc_claims(table)[0]
+
+
+_CURVES = ("llc/featureless", "llc/linear", "llc/flat-noisy")  # synthetic null curves (tests/nulls_llc.py)
+register_claims(ClaimFamily("llc", evaluate_claims, claims=(
+    ClaimSpec("llc/rises", ("llc/flat-noisy", "llc/untrained"), "llc/attn-only-2l"),  # a trend does rise
+    ClaimSpec("llc/phase_change", (*_CURVES, "llc/untrained"), "llc/attn-only-2l"),
+    ClaimSpec("llc/stage_of_phase_change", (*_CURVES, "llc/untrained"), "llc/attn-only-2l"),
+    # on attn-only-2l the boundary sits 7 steps after the window's end (not inside): a constructed model is its positive
+    ClaimSpec("llc/stage_boundary", (*_CURVES, "llc/boundaries-everywhere", "llc/untrained", "llc/attn-only-2l"),
+              "llc/constructed-peak"),
+    ClaimSpec("llc/chains_agree", ("llc/diverging-chains",), "llc/attn-only-2l"),
+)))
 
 
 def _section(table: list[Row], metrics: list[dict], native: bool) -> tuple[list[str], list[Claim], list[go.Figure]]:

@@ -1,7 +1,8 @@
 """The writers-and-cancellers section of the HTML report and notebook 03 (Wang 2026, arXiv 2606.07560; classified
 per checkpoint by `probes.writers`, followed across training by `probes.writer_dynamics`): each head's class over
 training, writers and cancellers per task at the end, onsets, FV injection by head set and the ablation table. The
-sentences are the claims of `probes.writer_dynamics`, computed from the table; this module runs no model."""
+sentences are the claims of `probes.writer_dynamics`, computed from the table, then its sentences with no verdict (the
+canceller phase); this module runs no model."""
 from __future__ import annotations
 
 import html
@@ -93,10 +94,10 @@ def fig_ablation(table: list[Row]) -> go.Figure:
 
 def writers_section(table: list[Row], transition: tuple[int | None, int | None] | None = None
                     ) -> tuple[list[str], list[go.Figure]]:
-    """The section's sentences (claims) and figures, from a table holding the "writers" probe (`transition`: see
-    `writer_dynamics`)."""
+    """The section's sentences (the claims, then the sentences with no verdict) and figures, from a table holding the
+    "writers" probe (`transition`: see `writer_dynamics`)."""
     d = writer_dynamics(table, transition)
-    return [c.sentence for c in d.claims], _figures(table, d)
+    return [c.sentence for c in d.claims] + d.notes, _figures(table, d)
 
 
 def _figures(table: list[Row], d: WriterDynamics) -> list[go.Figure]:
@@ -107,6 +108,6 @@ def writers_html(table: list[Row]) -> tuple[str, list[Claim]]:
     """The section as HTML for `probes.report` (plotly.js not included: the report embeds it once) and its claims."""
     d = writer_dynamics(table)
     figures = _figures(table, d)
-    items = "".join(f"<li>{html.escape(c.sentence)}</li>" for c in d.claims)
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in [c.sentence for c in d.claims] + d.notes)
     return (f"<h2>Writer and canceller heads (Wang 2026)</h2><ul>{items}</ul>"
             + "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures), d.claims)

@@ -12,7 +12,6 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from circuits.grid import seed_config, seed_run_name  # noqa: F401 - re-exported (they live in circuits)
 from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
 from probes.claims import fmt
 

@@ -57,13 +57,9 @@ def weights_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
 
 
 def icl_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
-    """Loss, ICL score (Olsson sign: late − early) and per-position loss on the text batch; repeat-copy loss."""
-    losses = icl.loss_by_position(ckpt.engine, inputs.text)
-    reps = icl.loss_by_position(ckpt.engine, inputs.ablation.repeats)
-    n = inputs.ablation.repeat_length
-    rows = [model_row("icl", "loss", losses.mean()), model_row("icl", "icl_score", icl.icl_score(losses)),
-            model_row("icl", "repeat_loss", reps[n + 1 : 2 * n].mean())]
-    return rows + [model_row("icl", f"loss_at/{i:03d}", v) for i, v in enumerate(losses.tolist())]
+    """Loss, ICL score (Olsson sign: late − early) and per-position loss on the text batch; repeat-copy loss; their
+    bootstrap standard errors and the bag-of-context baseline (`probes.icl.icl_rows`)."""
+    return icl.icl_rows(ckpt.engine, inputs.text, inputs.ablation.repeats, inputs.ablation.repeat_length, ckpt.facts.d_vocab)
 
 
 def ablation_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
@@ -78,9 +74,9 @@ def ablation_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
 
 # Bump a probe's version whenever its definition or inputs change: the version is part of the sweep's cache key,
 # so old cached scores are never reused for a changed definition.
-PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 1, "ablation": 1, "induction_controls": 2,
-                                  "fv": 4, "fv_controls": 3, "attribution": 1, "writers": 2, "grokking": 1,
-                                  "llc": 1}
+PROBE_VERSIONS: dict[str, int] = {"attention": 2, "weights": 1, "icl": 2, "ablation": 1, "induction_controls": 4,
+                                  "fv": 5, "fv_controls": 4, "attribution": 1, "writers": 2, "grokking": 2,
+                                  "llc": 2}
 
 _KINDS = "{zero|mean|resample}"
 _EFFECTS = "{loss|icl_score|repeat_loss}"
@@ -100,12 +96,17 @@ METRICS: dict[str, dict[str, str]] = {
     "icl": {
         "{loss|icl_score|repeat_loss}": "loss, Olsson ICL score (late − early), loss on the second copy of [BOS, r, r]",
         "loss_at/{position}": "mean loss at one position",
+        "{icl_score|repeat_loss}/se": "bootstrap standard error over the probe sequences (probes.icl.bootstrap_se)",
+        "late_loss": "loss at 90% of the context (the ICL score's late ±2-token window)",
+        "bag/{late_loss|icl_score}": "the same for the best bag-of-context predictor (probes.icl.bag_of_context_losses)",
+        "chance_loss": "ln(d_vocab): the loss scale of the phase-change locator",
     },
     "ablation": {f"{_KINDS}/{_EFFECTS}": "Δ vs clean when this head alone is ablated"},
     "induction_controls": {
         "in_set": "1 for the heads ablated together (controlled induction score ≥ INDUCTION_THRESHOLD)",
+        "partner": "1 for their previous-token partners, left out of the comparison sets (probes.induction_controls)",
         f"set/{_EFFECTS}": "Δ when they are mean-ablated together",
-        "random_set/{i}/repeat_loss": "Δ repeat loss of another same-size head set",
+        "random_set/{i}/repeat_loss": "Δ repeat loss of another same-size head set outside the circuit",
         "random_sets": "how many other sets were ablated",
     },
     "fv": {
@@ -117,10 +118,13 @@ METRICS: dict[str, dict[str, str]] = {
         "fv_best_layer": "the chosen layer",
         "{fv_zero_shot|fv_shuffled|other_task_fv_zero_shot|mean_hidden_zero_shot}_accuracy": "at the chosen layer",
         "random_heads_fv_zero_shot_accuracy/{mean|min|max}": "FVs of every same-size head set outside the FV set",
+        "random_heads_fv_zero_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",  # issue 18
         f"ablate_{_SETS}/{{few_shot_accuracy|icl_score_change}}": "a head set mean-ablated at the last position",
+        "ablate_excl_difference/icl_score_change_se": "std error over sequences of induction_excl − fv_excl ICL Δ",
     },
     "fv_controls": {
         "ablate_random/few_shot_accuracy/{mean|min|max}": "every same-size head set ablated",
+        "ablate_random/few_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",  # issue 18
         f"ablate_{_SETS}/beats_random": "the share of those sets a named set hurts more than",
     },
     "attribution": {  # probes.attribution (Nanda 2023 attribution patching of Todd's CIE)

@@ -14,8 +14,8 @@ import logging
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
+from circuits.progress import progress_bar
 from circuits.store import ANALYSIS_DIR, RunStore, atomic_write_text, step_dirname
 from probes.checkpoint import CheckpointSource, RunSource
 from probes.inputs import ProbeInputs
@@ -60,7 +60,7 @@ def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None =
         if not cache_file(source, step, probe).exists():
             todo.setdefault(step, []).append(probe)
     failed: dict[str, str] = {}
-    for step in tqdm(sorted(todo), desc=f"probes {source.path.name}", disable=not progress, unit="ckpt"):
+    for step in progress_bar(sorted(todo), desc=f"probes {source.path.name}", disable=not progress, unit="ckpt"):
         ckpt = source.load(step, device)  # the engine moves probe inputs to the device and results back
         failed |= _probe_checkpoint(source, ckpt, inputs, todo[step])
     _write_notes(source, skipped, failed)

@@ -80,7 +80,7 @@ from circuits.errors import WorkbenchError
 from circuits.tasks import INPUTS, Task, TaskSuite, default_suite, prompts
 from probes.ablation import head_set_mask, single_head_conditions
 from probes.checkpoint import Checkpoint
-from probes.function_vectors import FVSettings, TaskBatch, function_vector, mean_head_activations, prompt_indirect_effects, split_tasks
+from probes.function_vectors import FVSettings, TaskBatch, function_vector, mean_head_activations, split_tasks, todd_cie
 from probes.fv_analysis import _accuracy_rows, _choose_layer, _fv_set, _injected_accuracy
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine, last_position_patch
@@ -297,7 +297,7 @@ def todd_effects(engine: Engine, names: tuple[str, ...], n_ctx: int) -> tuple[
     """Todd's signed AIE per task [task, layer, head], and over tasks with its standard error — exactly the fv probe's
     computation (`probes.fv_analysis`) on the same prompts."""
     chosen = TaskBatch.build(default_suite(), FV_SETTINGS, n_ctx, names)
-    cie = prompt_indirect_effects(engine, chosen, mean_head_activations(engine, chosen))  # [task, m, l, h]
+    cie = todd_cie(engine, chosen)[1]  # [task, m, l, h]
     flat = cie.flatten(0, 1)
     return cie.mean(1), flat.mean(0), flat.std(0) / flat.shape[0] ** 0.5
 

@@ -76,9 +76,9 @@ def tiny_run(tmp_path_factory):
 
 def _seed_run(root, name, seed):
     """Seed K of a preset (data and initialisation), named PRESET-seedK; seed 0 is the preset run itself."""
+    from circuits.grid import seed_config, seed_run_name
     from circuits.presets import preset
     from circuits.train import train
-    from probes.seeds import seed_config, seed_run_name
 
     if seed == 0:
         return _preset_run(root, name)

@@ -101,17 +101,17 @@ def test_sweep_runs_a_grid_and_reports_across_it(tmp_path, capsys):
     import json
 
     out = tmp_path / "grid"
-    args = ["sweep", "--presets", "attn-only-1l", "--seeds", "0-1", "--set", "train.steps=20", "--out", str(out), "--workers", "2", "--quiet"]
+    args = ["grid", "--presets", "attn-only-1l", "--seeds", "0-1", "--set", "train.steps=20", "--out", str(out), "--workers", "2", "--quiet"]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "attn-only-1l-seed0\tok" in first and "attn-only-1l-seed1\tok" in first
-    assert main(args) == 0
+    assert main(["sweep", *args[1:]]) == 0  # the old command name is an alias
     assert "skipped (finished)" in capsys.readouterr().out
     assert main([*args, "--probes", "attention,icl,ablation"]) == 0  # more probes: the runs are analyzed again
     assert "attn-only-1l-seed0\tok" in capsys.readouterr().out
     table = (out / "attn-only-1l-seed0" / "analysis" / "sweep.jsonl").read_text()
     assert '"probe": "ablation"' in table
-    assert main(["report", "--sweep", str(out)]) == 0
+    assert main(["report", "--grid", str(out)]) == 0 and main(["report", "--sweep", str(out)]) == 0  # and its old name
     data = json.loads((out / "grid_report.json").read_text())
     assert data and (out / "grid_report.html").exists()
 

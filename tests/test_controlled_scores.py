@@ -4,7 +4,7 @@ import pytest
 import torch
 from handbuilt import induction_model, positional_model
 
-from circuits.data import training_lengths
+from circuits.config import training_lengths
 from circuits.presets import PRESETS, preset
 from probes.checkpoint import Checkpoint
 from probes.inputs import ProbeInputs, induction_lengths, prefix_period

@@ -1,8 +1,10 @@
 import torch
 from builders import tiny_config
 
-from circuits.data import BOS, make_sampler, repeated_sequences, training_lengths
+from circuits.config import training_lengths
+from circuits.data import make_sampler, repeated_sequences
 from circuits.presets import preset
+from circuits.tokens import BOS
 
 
 def _period(row: torch.Tensor) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from probes.emergence import (
     manufactured_sentence,
     mechanism_sentence,
     per_sequence,
+    size_claim,
     size_sentence,
     transitions,
 )
@@ -152,9 +153,10 @@ def test_control_sentence_flips_when_the_control_jumps():
     assert NOT_SUPPORTED in control_sentence("ctl", _verdicts(True, False), "run", _verdicts(True, True))
 
 
-def _size_rows(p: list[float], em: list[float]) -> list[dict]:
+def _size_rows(p: list[float], em: list[float], sizes: tuple[int, ...] = (16, 32, 64, 128), noise: float = 0.01) -> list[dict]:
     return [{"d_model": d, "top1_accuracy": a, "exact_match_full": e, "independent_match_full": a**20, "L_full": 20,
-             "log_prob": math.log(a), "edit_distance_full": 20 * (1 - a)} for d, a, e in zip((16, 32, 64, 128), p, em, strict=False)]
+             "log_prob": math.log(a), "edit_distance_full": 20 * (1 - a), "noise/exact_match_full": noise}
+            for d, a, e in zip(sizes, p, em, strict=False)]
 
 
 def test_size_sentence_flips_when_exact_match_rises_no_more_than_p_or_p_to_the_L_misses_it():
@@ -165,6 +167,28 @@ def test_size_sentence_flips_when_exact_match_rises_no_more_than_p_or_p_to_the_L
     assert NOT_SUPPORTED in size_sentence(_size_rows(linear, linear))  # EM rises no more than p
     assert NOT_SUPPORTED in size_sentence(_size_rows(small_rise, [0.0, 0.0, 0.0, 0.9]))  # p^L predicts 0.18, not 0.9
     assert NOT_SUPPORTED in size_sentence(_size_rows([0.9, 0.9, 0.9, 0.9], [0.1] * 4))  # nothing rises
+
+
+def test_a_size_jump_needs_three_sizes():
+    """Issue 18, defect 5: two sizes (d_model 64 → 128) cannot tell a jump from a smooth trend; before the fix the
+    sentence below was supported (6.4× amplification, p^20 predicting the rise exactly)."""
+    two = _size_rows([0.9, 0.97], [0.9**20, 0.97**20], sizes=(64, 128))
+    claim = size_claim(two)
+    assert not claim.supported and NOT_SUPPORTED in size_sentence(two)
+    assert "sizes on the axis 2.00 >= 3.00" in claim.sentence
+
+
+def test_a_size_jump_needs_exact_match_to_bend_in_log_size_beyond_its_noise():
+    """Issue 18, defect 5: exact match rising linearly in log d_model (0.2, 0.4, 0.6, 0.8 at 16 … 128, with p = EM^(1/20)
+    so p^L predicts it exactly and it is 6× p's rise) is a smooth trend, not a jump — supported before the fix."""
+    em = [0.2, 0.4, 0.6, 0.8]
+    linear = size_claim(_size_rows([e ** (1 / 20) for e in em], em))
+    assert not linear.supported and "deviation from log-linear" in linear.sentence
+    small_rise = [0.8, 0.85, 0.9, 0.97]
+    bent = size_claim(_size_rows(small_rise, [a**20 for a in small_rise]))  # 0.12 at 64 vs 0.29 on the chord: 14σ
+    assert bent.supported and all(c.passed for c in bent.checks)
+    noisy = size_claim(_size_rows(small_rise, [a**20 for a in small_rise], noise=0.1))  # the same bend inside its noise
+    assert not noisy.supported
 
 
 # ---- science: the 1-layer control has no transition on sharp metrics, the 2-layer run has one ------------------

@@ -9,7 +9,7 @@ from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
 from circuits.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
 from circuits.train import train
-from probes.function_vectors import FVSettings, TaskBatch, function_vector, indirect_effects, injected_logits, mean_head_activations, top_heads
+from probes.function_vectors import FVSettings, TaskBatch, function_vector, indirect_effects, mean_head_activations, top_heads
 from probes.interventions import FastEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -60,7 +60,7 @@ def test_function_vector_is_the_sum_of_the_heads_outputs_and_injection_is_a_resi
     torch.testing.assert_close(vector, w_o @ mean_z[1].flatten(), atol=1e-5, rtol=0)
     tokens = batch.zero_shot[0]
     zero = torch.zeros(tokens.shape[0], fast.d_model)
-    torch.testing.assert_close(injected_logits(fast, tokens, zero, 0), fast.logits(tokens)[:, -1])
+    torch.testing.assert_close(fast.inject(tokens, zero, 0), fast.logits(tokens)[:, -1])
     assert top_heads(torch.tensor([[3.0, 2.0], [1.0, 0.0]]), 2, exclude=[(0, 0)]) == [(0, 1), (1, 0)]
 
 
@@ -74,7 +74,7 @@ def test_bad_fv_requests_give_one_clear_error(fv_tiny):
     with pytest.raises(WorkbenchError, match="unknown task 'reverse-words'"):
         suite.task("reverse-words")
     with pytest.raises(WorkbenchError, match="layer 5 is out of range; this model has layers 0–1"):
-        injected_logits(fast, batch.zero_shot[0], torch.zeros(4, fast.d_model), 5)
+        fast.inject(batch.zero_shot[0], torch.zeros(4, fast.d_model), 5)
 
 
 def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
@@ -125,3 +125,23 @@ def test_the_mean_hidden_state_baseline_is_the_layers_mean_residual_at_the_last_
     x = fast.fast.embedding(batch.clean[1])
     x = fast.fast.blocks[0](x)
     torch.testing.assert_close(states[1, 0], x[:, -1].mean(0), atol=1e-5, rtol=0)
+
+
+def test_a_model_too_small_for_the_fv_controls_says_so_instead_of_crashing(tmp_path):
+    """Issue 18: the 1-layer FV control (4 heads, FV sets of 3) has no same-size head set outside the FV set; the fv
+    probe died in `_spread_rows` (min() of an empty tensor). Its rows now say `…/sets` = 0, and the claims that need
+    those sets are "not supported"."""
+    from circuits.config import replace
+    from circuits.model import initial_state_dict
+    from circuits.presets import preset
+    from probes.checkpoint import Checkpoint
+    from probes.fv_analysis import fv_controls_probe, fv_probe
+    from probes.inputs import ProbeInputs
+
+    base = preset("fv")
+    config = replace(base, preset="fv-1l", model=replace(base.model, n_layers=1))
+    ckpt, inputs = Checkpoint.native(config, initial_state_dict(config.model)), ProbeInputs.for_run(config)
+    rows = {r["metric"]: r["value"] for r in fv_probe(ckpt, inputs) + fv_controls_probe(ckpt, inputs) if r["layer"] is None}
+    assert rows["random_heads_fv_zero_shot_accuracy/sets"] == 0.0
+    assert "random_heads_fv_zero_shot_accuracy/max" not in rows
+    assert rows["ablate_random/few_shot_accuracy/sets"] == 3.0  # 4 sets of 3 of 4 heads, but the FV set itself

@@ -66,8 +66,8 @@ def test_parse_seeds_errors(text, message):
 
 
 def test_grid_runs_share_the_seed_demo_naming_and_apply_sets():
-    from probes.seeds import seed_config as probes_seed_config
-    from probes.seeds import seed_run_name as probes_seed_run_name
+    from circuits.grid import seed_config as probes_seed_config
+    from circuits.grid import seed_run_name as probes_seed_run_name
     from probes.sweep import SWEEP_FILE
 
     runs = grid_runs(GridSpec(("attn-only-1l", "attn-only-2l"), (0, 3), ("train.steps=300",)))

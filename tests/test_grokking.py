@@ -19,10 +19,11 @@ from probes.grokking import (
     key_component,
     key_frequencies,
     neuron_frequencies,
+    random_frequency_sets,
     restricted_loss,
     sum_directions,
 )
-from probes.metrics import EXCLUDED_MIN_RISE, GROK_ACCURACY
+from probes.metrics import EXCLUDED_MIN_RISE, GAP_MIN_EVALUATIONS, GROK_ACCURACY, KEY_FREQUENCY_MIN_SHARE, RANDOM_FREQUENCY_SETS
 from probes.table import model_row
 
 P = 13
@@ -126,28 +127,109 @@ def test_gini_bounds():
 
 
 # ---- transitions and claims from a table ----------------------------------------------------------------------------
-def synthetic_table(generalises: bool) -> list[dict]:
-    """Checkpoints every 100 steps: memorised at 200; the restricted loss falls from 600, the test loss from 1200;
-    test accuracy reaches 1 at 1400 (or never); the excluded loss rises at memorisation as the train loss falls."""
+def synthetic_table(generalises: bool, test_falls: bool = True, blip: bool = False, random_restricted: float = 3.0,
+                    weight_slope: float = -0.2) -> list[dict]:
+    """Checkpoints every 100 steps: memorised at 200; the restricted loss falls from 600 (with as many random
+    frequencies it stays at `random_restricted`), the test loss from 1200 (unless not `test_falls`); test accuracy
+    reaches 1 at 1400 (or never; or at 1400 only, a `blip`); the excluded loss rises at memorisation as the train loss
+    falls; the weight norm changes by `weight_slope` per step."""
     rows = []
     for step in range(0, 2001, 100):
-        late = generalises and step >= 1400
+        late = generalises and (step == 1400 if blip else step >= 1400)
+        test_loss = 0.05 if late else (12.0 if step < 1200 or not test_falls else 1.0)
         values = {"train_accuracy": float(step >= 200), "test_accuracy": 1.0 if late else 0.1,
-                  "train_loss": 0.01 if step >= 200 else 3.0, "test_loss": 0.05 if late else (12.0 if step < 1200 else 1.0),
+                  "train_loss": 0.01 if step >= 200 else 3.0, "test_loss": test_loss,
                   "restricted_loss": 3.0 if step < 600 else 0.5, "excluded_loss": 3.0 if step < 200 else 8.0,
+                  "restricted_loss_random": 3.0 if step < 600 else random_restricted, "dominant_frequencies": 1.0,
                   "embed_gini": 0.1 if step < 1000 else 0.6, "embed_key_share": 0.2 if step < 1000 else 0.9,
-                  "weight_norm_sq": 500.0 - 0.2 * step, "key_frequency_step": 2000, "modulus": P,
-                  "key_frequency_neurons/4": 40.0}
+                  "weight_norm_sq": 500.0 + weight_slope * step, "key_frequency_step": 2000, "modulus": P,
+                  "key_frequency_neurons/4": 40.0, "key_frequency_variance/4": 0.9}
         rows += [{"step": step, "tokens": 0, **model_row("grokking", k, float(v))} for k, v in values.items()]
     return rows
 
 
+NO_DECAY = synthetic_table(False, weight_slope=+0.1)  # a no-weight-decay control: its weight norm grows
+
+
 def test_measures_find_both_steps_and_the_progress_measures():
-    m = grokking_measures(synthetic_table(True), [])
+    m = grokking_measures(synthetic_table(True), [], control_table=NO_DECAY)
     assert (m.memorisation_step, m.generalisation_step, m.gap) == (200, 1400, 1200)
     assert (m.restricted_fall_step, m.test_fall_step) == (600, 1200) and m.key_frequencies == [4]
     assert all(c.supported for c in m.claims), [c.sentence for c in m.claims if not c.supported]
     assert "a gap of 1200 steps" in m.claims[1].sentence
+    assert all(c.checks for c in m.claims)  # every verdict states its margins
+
+
+# ---- issue 18, "Every verdict can fail": each test below fails on the claims before the fix -------------------------
+def _claim(m, key: str):
+    return next(c for c in m.claims if c.key == key)
+
+
+def test_restricted_leads_needs_the_test_loss_to_fall():
+    """Defect 1: a run whose restricted loss falls while its test loss never does has no lead to claim."""
+    m = grokking_measures(synthetic_table(False, test_falls=False), [], control_table=NO_DECAY)
+    assert (m.restricted_fall_step, m.test_fall_step) == (600, None)
+    claim = _claim(m, "grokking/restricted_leads")
+    assert not claim.supported and "test loss falls" in claim.sentence
+
+
+def random_relu_features(p: int = 53, neurons: int = 256, seed: int = 0) -> torch.Tensor:
+    """MLP activations of random features: ReLU of random embeddings of a and b through a random layer."""
+    gen = torch.Generator().manual_seed(seed)
+    embed, w = torch.randn(p, 32, generator=gen), torch.randn(64, neurons, generator=gen)
+    pairs = all_pairs(p)
+    return torch.relu(torch.cat([embed[pairs[:, 0]], embed[pairs[:, 1]]], dim=1) @ w + torch.randn(neurons, generator=gen))
+
+
+def test_random_relu_features_have_no_key_frequencies_above_the_variance_floor():
+    """Defect 2: without a floor every one of the 26 frequencies of p = 53 is some random neuron's dominant one."""
+    acts = random_relu_features()
+    assert len(key_frequencies(acts, 53, min_share=0.0)) == 26  # Nanda's definition
+    _, share = neuron_frequencies(acts, 53)
+    assert share.max() < KEY_FREQUENCY_MIN_SHARE and key_frequencies(acts, 53) == {}
+
+
+def test_key_frequencies_must_beat_as_many_random_frequencies():
+    """Defect 2, the control: when as many random frequencies give the same restricted loss, the key frequencies
+    carry nothing special, and neither the lead nor the key-frequency claim is supported."""
+    m = grokking_measures(synthetic_table(True, random_restricted=0.5), [], control_table=NO_DECAY)
+    for key in ("grokking/restricted_leads", "grokking/key_frequencies"):
+        claim = _claim(m, key)
+        assert not claim.supported and "random" in claim.sentence, claim.sentence
+    assert _claim(grokking_measures(synthetic_table(True), [], control_table=NO_DECAY), "grokking/key_frequencies").supported
+
+
+def test_random_frequency_sets_avoid_the_keys_and_are_seeded():
+    sets = random_frequency_sets(53, [9, 19, 24])
+    assert len(sets) == RANDOM_FREQUENCY_SETS and all(len(s) == 3 and not {9, 19, 24} & set(s) for s in sets)
+    assert sets == random_frequency_sets(53, [9, 19, 24]) and random_frequency_sets(53, []) == []
+    assert random_frequency_sets(7, [1, 2]) and all(len(s) == 2 for s in random_frequency_sets(7, [1, 2]))
+
+
+def test_one_evaluation_above_the_line_is_no_generalisation():
+    """Defect 3: test accuracy ≥ 99% at one checkpoint, back at 0.1 after it, is not a generalisation step."""
+    m = grokking_measures(synthetic_table(True, blip=True), [], control_table=NO_DECAY)
+    assert m.generalisation_step is None and not _claim(m, "grokking/generalisation").supported
+
+
+def test_a_gap_of_one_evaluation_is_no_generalisation_gap():
+    """Defect 3: memorised at step 200 and generalised at 210 (one evaluation later) is no sustained gap."""
+    metrics = [{"step": s, "eval/train_accuracy": float(s >= 200), "eval/test_accuracy": float(s >= 210)} for s in range(0, 2001, 10)]
+    m = grokking_measures(synthetic_table(True), metrics, control_table=NO_DECAY)
+    assert (m.memorisation_step, m.generalisation_step) == (200, 210) and m.gap_evaluations == 1
+    claim = _claim(m, "grokking/generalisation")
+    assert not claim.supported and f"≥ {GAP_MIN_EVALUATIONS}" in claim.sentence
+
+
+def test_the_weight_norm_claim_needs_a_no_decay_control():
+    """Defect 4: a falling weight norm is no evidence of weight decay's cleanup without a run that has none. Without
+    a control the trend is stated with no verdict; a control whose weights fall as much fails it."""
+    alone = _claim(grokking_measures(synthetic_table(True), []), "grokking/weight_norm")
+    assert not alone.supported and "no verdict" in alone.sentence and alone.control is None
+    same = _claim(grokking_measures(synthetic_table(True), [], control_table=synthetic_table(True)), "grokking/weight_norm")
+    assert not same.supported and same.control == pytest.approx(same.value)
+    clean = _claim(grokking_measures(synthetic_table(True), [], control_table=NO_DECAY), "grokking/weight_norm")
+    assert clean.supported and clean.value > 0 > clean.control
 
 
 def test_a_run_that_never_generalises_is_censored_and_says_so():
@@ -188,7 +270,7 @@ def test_bad_modular_configs_are_one_clear_error(change, message):
 def test_tiny_run_trains_probes_and_reports(tmp_path):
     from circuits.model import FastTransformer, build_bridge
     from circuits.train import train
-    from probes.metrics import is_declared
+    from probes.registry import is_declared
     from probes.sweep import load_notes
     from workbench import analyze, report
 

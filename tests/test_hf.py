@@ -318,3 +318,14 @@ def test_w_o_is_the_raw_hf_output_projection_per_head(arch, bridges):
            else hf.gpt_neox.layers[1].attention.dense.weight.T)
     assert bridge.blocks[1].attn.W_O.shape == (4, 8, 32) and bridge.W_O.shape == (2, 4, 8, 32)
     torch.testing.assert_close(bridge.blocks[1].attn.W_O, raw.reshape(4, 8, 32), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("field", ["bos_token_id", "eos_token_id", "pad_token_id"])
+def test_a_special_token_id_outside_the_vocabulary_is_one_clear_error_naming_the_field(field, folders, tmp_path):
+    """Issue 18: a GPT-2 config keeping the default bos_token_id 50256 with a small vocab_size died in the embedding
+    lookup (`IndexError: index out of range in self`); it is now refused before loading, naming the field and the fix."""
+    folder = _copy(folders["gpt2"], tmp_path / "m")
+    _write_config(folder, **{field: 50256})
+    for call in (check_hf_folder, load_hf_bridge, lambda path: discover_revisions([path])):
+        with pytest.raises(WorkbenchError, match=rf"{field} 50256, outside its vocab_size {VOCAB}.*set {field}"):
+            call(folder)

@@ -91,3 +91,75 @@ def test_report_on_a_run_that_learned_nothing_does_not_crash(tiny_run, tmp_path,
     assert main(["analyze", str(tmp_path / "run"), "--quiet"]) == 0
     assert main(["report", str(tmp_path / "run")]) == 0
     assert "report:" in capsys.readouterr().out
+
+
+# ---- issue 18: a minimum change on the metric's own scale, bootstrap noise, and a plateau after the window -------
+CHANCE = math.log(128)  # the repeat loss of a model that has learned nothing (d_vocab 128)
+
+
+def _sigmoid_drop(steps: list[int], drop: float, at: float, width: float = 25.0) -> list[float]:
+    return [CHANCE - drop / (1 + math.exp(-(s - at) / width)) for s in steps]
+
+
+def test_locator_rejects_a_noiseless_small_drop_on_the_loss_scale():
+    """A noiseless 0.05-nat drop (and the +no-k-comp runs' 0.2-nat one at step 272) is no phase change: the
+    curve-based noise floor is ≈ 0 on a smooth curve, so only a minimum change on the loss scale can reject it."""
+    from probes.metrics import PHASE_MIN_LOSS_SHARE
+
+    steps = _grid()
+    for drop in (0.05, 0.2, 0.5):
+        change = locate_phase_change(steps, _sigmoid_drop(steps, drop, 272), scale=CHANCE, min_change=PHASE_MIN_LOSS_SHARE)
+        assert not change.detected and "of the metric's scale" in change.reason, (drop, change)
+    real = locate_phase_change(steps, _sigmoid_drop(steps, 4.1, 900), scale=CHANCE, min_change=PHASE_MIN_LOSS_SHARE)
+    assert real.detected, real.reason
+
+
+def test_locator_takes_the_larger_of_a_bootstrap_noise_floor_and_the_curves_own():
+    steps = _grid()
+    values = _sigmoid_drop(steps, 1.5, 900)
+    assert locate_phase_change(steps, values, scale=CHANCE, min_change=0.25).detected
+    boot = locate_phase_change(steps, values, noise=0.4, scale=CHANCE, min_change=0.25)  # 1.5 < 5 × 0.4
+    assert not boot.detected and boot.noise == 0.4 and "noise floor" in boot.reason
+
+
+def test_locator_needs_a_plateau_after_the_window():
+    steps = _grid()
+    late = locate_phase_change(steps, _sigmoid_drop(steps, 4.0, 2990, width=5))  # drops at the last checkpoint
+    assert not late.detected and "plateau" in late.reason
+    transient = [v + (3.0 if s > 1400 else 0.0) * min(1.0, (s - 1400) / 200) for s, v in
+                 zip(steps, _sigmoid_drop(steps, 4.0, 900), strict=True)]  # falls, then climbs most of the way back up
+    assert not locate_phase_change(steps, transient).detected
+    ok = locate_phase_change(steps, _sigmoid_drop(steps, 4.0, 900))
+    assert ok.detected and ok.plateau_checkpoints >= 3
+
+
+def test_locator_checks_state_every_criterion_with_its_margin():
+    from probes.icl import phase_checks
+
+    steps = _grid()
+    change = locate_phase_change(steps, _sigmoid_drop(steps, 0.2, 272), scale=CHANCE, min_change=0.25)
+    checks = phase_checks(change)
+    assert {c.name for c in checks} >= {"|change| / scale", "|change| / noise floor", "window / step range",
+                                       "window / log-step range", "plateau checkpoints", "plateau deviation / |change|"}
+    assert [c.name for c in checks if not c.passed] == ["|change| / scale"]
+
+
+def test_bootstrap_se_matches_the_standard_error_of_the_mean():
+    from probes.icl import bootstrap_se
+
+    x = torch.randn(400, generator=torch.Generator().manual_seed(0))
+    assert bootstrap_se(x) == pytest.approx(float(x.std() / 20), rel=0.2)
+    assert bootstrap_se(torch.ones(10)) == 0.0
+
+
+def test_bag_of_context_baseline_is_uniform_without_repeats_and_learns_from_counts():
+    """The best order-free predictor (softmax of β·count + γ·[seen] of each earlier token): on 63 distinct tokens it
+    learns to avoid the seen ones (ln(127 − i) at position i), and where the context repeats 4 tokens it gets ≤ ln 4."""
+    from probes.icl import bag_of_context_losses
+
+    fresh = torch.arange(1, 64).view(1, 63)
+    fresh = torch.cat([torch.zeros(1, 1, dtype=torch.long), fresh], dim=1)  # BOS, then 63 distinct tokens
+    assert torch.allclose(bag_of_context_losses(fresh, 128), torch.log(127 - torch.arange(63.0)), atol=1e-3)
+    periodic = torch.cat([torch.zeros(1, 1, dtype=torch.long), torch.tensor([5, 6, 7, 8]).repeat(16).view(1, 64)[:, :63]], dim=1)
+    losses = bag_of_context_losses(periodic, 128)
+    assert losses[-10:].max() < math.log(4) + 0.1 and losses[0] > 4.0

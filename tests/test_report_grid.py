@@ -72,7 +72,7 @@ def test_phase_steps_and_censoring(grid):
     runs = {r["name"]: r for r in data["runs"]}
     assert [runs[n]["phase_step"] for n in ("tiny-a-seed0", "tiny-b-seed0", "tiny-b-seed1")] == [500, 300, 400]
     flat = runs["tiny-a-seed1"]
-    assert flat["censored"] and flat["phase_step"] is None and flat["last_step"] == 1000 and "noise floor" in flat["phase_reason"]
+    assert flat["censored"] and flat["phase_step"] is None and flat["last_step"] == 1000 and "of the metric's scale" in flat["phase_reason"]
     assert not runs["tiny-a-seed2"]["trained"] and not runs["tiny-a-seed2"]["censored"]
     claims = _claims(data)
     a, b = claims["grid/phase_change/tiny-a"], claims["grid/phase_change/tiny-b"]
@@ -90,10 +90,13 @@ def test_final_values_and_size(grid):
     assert top["value"] == pytest.approx(0.85) and "0.85 [0.80–0.90]" in top["sentence"]
     icl_a = claims["grid/final/icl_score/tiny-a"]
     assert not icl_a["supported"] and "not computed on 1 seed(s)" in icl_a["sentence"]
-    size = claims["grid/size/eval/loss"]
-    assert size["supported"] and "(decreasing)" in size["sentence"] and size["value"] == pytest.approx(2.2 - 3.1)
+    size = claims["grid/size/eval/loss"]  # two sizes: a line through two points is always monotone
+    assert not size["supported"] and "(decreasing)" in size["sentence"] and size["value"] == pytest.approx(2.2 - 3.1)
+    assert "a trend needs at least 3 model sizes, this grid has 2" in size["sentence"]
     assert "tiny-a (1 layer, 2,624 params) 3.10 → tiny-b (2 layers, 3,712 params) 2.20" in size["sentence"]
-    assert "tiny-a (1 layer, 2,624 params) step 500 → tiny-b" in claims["grid/size/phase_step"]["sentence"]
+    assert "grid/size/phase_step" not in claims  # descriptive only: censored runs have no step
+    line = json.loads((grid / GRID_REPORT_DATA).read_text())["size_lines"][0]
+    assert "no verdict" in line and "tiny-a (1 layer, 2,624 params) step 500 → tiny-b" in line
     assert page.count("Plotly.newPlot") == 3 and page.count("plotly.js v") == 1  # plotly.js embedded once
     assert "censored at 1000" in page and "Not trained yet" in page and "tiny-a-seed2" in page
 
@@ -105,7 +108,7 @@ def test_a_single_seed_supports_no_spread(tmp_path):
     phase = claims["grid/phase_change/tiny-a"]
     assert not phase["supported"] and "needs at least 2 seeds, this grid has 1" in phase["sentence"]
     assert "needs at least 2 seeds with a value, this preset has 1" in claims["grid/final/eval/loss/tiny-a"]["sentence"]
-    assert "a trend needs at least 2 model sizes, this grid has 1" in claims["grid/size/eval/loss"]["sentence"]
+    assert "a trend needs at least 3 model sizes, this grid has 1" in claims["grid/size/eval/loss"]["sentence"]
 
 
 @pytest.mark.parametrize("model", [{}, {"n_layers": 1}, {"attn_only": False}, {"attn_only": False, "d_mlp": 24},
@@ -123,3 +126,28 @@ def test_parameter_count_matches_the_model(model, monkeypatch):
 def test_run_without_metrics_is_untrained(tmp_path):
     summary = summarize_run(tmp_path / "missing", "tiny", 0)
     assert not summary.trained and not summary.censored
+
+
+def _small_drop(drop: float, at: int = 272) -> list[float]:
+    """A noiseless sigmoid fall of `drop` nats from ln 32 (the K-composition-blocked runs' 0.18–0.21 nats)."""
+    import math
+
+    return [math.log(32) - drop / (1 + math.exp(-(s - at) / 30)) for s in STEPS]
+
+
+def test_three_seeds_of_a_small_smooth_drop_support_no_phase_change(tmp_path):
+    """Issue 18: three +no-k-comp seeds made "drops in a phase change on every seed" supported."""
+    jobs = grid_jobs(GridSpec(_presets(tmp_path)[1:], (0, 1, 2)), tmp_path / "g")
+    for job, drop in zip(jobs, (0.18, 0.2, 0.21), strict=True):
+        _write_run(job, _small_drop(drop), 3.0, None)
+    claims = _claims(json.loads((write_grid_report(tmp_path / "g").parent / GRID_REPORT_DATA).read_text()))
+    phase = claims["grid/phase_change/tiny-b"]
+    assert not phase["supported"], phase["sentence"]
+    assert "0 of 3 seeds show a transition" in phase["sentence"] and "of the metric's scale" in phase["sentence"]
+    assert any(c["name"] == "share of seeds with a transition" for c in phase["checks"])
+
+
+def test_every_grid_claim_states_its_checks(grid):
+    write_grid_report(grid)
+    for claim in json.loads((grid / GRID_REPORT_DATA).read_text())["claims"]:
+        assert claim["checks"], claim["key"]

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 from builders import tiny_config
-from writers_models import induction_pairs, writers_config, writers_model
+from writers_models import induction_pairs, planted_heads, with_negated_copy, writers_config, writers_model
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
@@ -228,17 +228,21 @@ def test_onsets_are_the_first_checkpoint_from_which_a_head_keeps_its_class():
     assert order(STEPS, 100, 300) == "before" and order(STEPS, 500, 300) == "after" and order(STEPS, None, 300) == "undetermined"
 
 
-def test_a_canceller_only_between_the_induction_and_fv_onsets_is_a_canceller_phase():
+def test_the_canceller_phase_is_described_with_no_verdict():
+    """No run of the fv preset's size has a canceller head during training, so the phase is a sentence, not a claim
+    (probes.writer_dynamics docstring): it names the window's checkpoints with a canceller head and the peaks."""
     from probes.writer_dynamics import writer_dynamics
 
     table = _table({(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, -1, -1, 0, 0, 0], (0, 0): [0] * 7})
     d = writer_dynamics(table, transition=(100, 400))
     claims = {c.key: c for c in d.claims}
     assert d.writer_onset == 300 and d.canceller_onset is None and d.heads["1.1"].canceller_first == 200
-    assert claims["writers/canceller_phase"].supported and "[200, 300]" in claims["writers/canceller_phase"].sentence
+    assert "writers/canceller_phase" not in claims and len(d.notes) == 1
+    assert d.notes[0].startswith("Canceller phase (descriptive, no verdict") and "[200, 300]" in d.notes[0]
+    assert "peak at 1.00 vs 0.00 outside" in d.notes[0]
     assert not claims["writers/order"].supported  # no head stays a canceller: no canceller onset to order
-    later = {c.key: c for c in writer_dynamics(table, transition=(400, 600)).claims}  # the cancellers lie before this window
-    assert not later["writers/canceller_phase"].supported
+    later = writer_dynamics(table, transition=(400, 600)).notes[0]  # the cancellers lie before this window
+    assert "with a canceller head: none" in later and "peak at 0.00 vs 1.00 outside" in later
 
 
 def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_canceller_is_no_phase():
@@ -250,7 +254,9 @@ def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_cancel
     assert d.writer_onset == 300 and d.canceller_onset == 500 and d.order == "after"
     assert claims["writers/order"].supported and "cancellers come after writers (2 checkpoints later" in claims["writers/order"].sentence
     assert claims["writers/ablation"].supported and claims["writers/todd_misses_cancellers"].supported
-    assert not claims["writers/canceller_phase"].supported
+    assert "with a canceller head: none" in d.notes[0]  # the canceller forms after the FV onset
+    flat = {c.key: c for c in writer_dynamics(_table({(1, 0): [1] * 7, (1, 1): [-1] * 7}), transition=(100, 400)).claims}
+    assert not flat["writers/order"].supported and not flat["writers/onsets"].supported  # there from the start: not formed
 
 
 def test_without_cancellers_the_canceller_claims_say_not_supported_and_the_report_says_so():
@@ -261,9 +267,10 @@ def test_without_cancellers_the_canceller_claims_say_not_supported_and_the_repor
     table += [_row(100, "todd_topk/canceller_share", 0.0), _row(100, "ablate/zero/cancellers/logprob_change", 1.0)]  # stale
     lines, figures = writers_section(table, transition=(100, 400))
     by_key = dict(zip(["writers/writers", "writers/cancellers", "writers/todd_misses_cancellers", "writers/fv_injection",
-                       "writers/ablation", "writers/onsets", "writers/order", "writers/canceller_phase"], lines, strict=True))
-    for key in ("writers/cancellers", "writers/todd_misses_cancellers", "writers/ablation", "writers/order", "writers/canceller_phase"):
+                       "writers/ablation", "writers/onsets", "writers/order", "canceller phase"], lines, strict=True))
+    for key in ("writers/cancellers", "writers/todd_misses_cancellers", "writers/ablation", "writers/order"):
         assert by_key[key].startswith(NOT_SUPPORTED), by_key[key]
+    assert by_key["canceller phase"].startswith("Canceller phase (descriptive, no verdict")
     assert not by_key["writers/writers"].startswith(NOT_SUPPORTED) and "1 writer heads at step 600" in by_key["writers/writers"]
     assert by_key["writers/fv_injection"].startswith("An FV") and "the canceller heads: none, no FV" in by_key["writers/fv_injection"]
     assert len(figures) == 6 and "no such heads" in figures[4].data[0].text
@@ -286,6 +293,12 @@ def test_each_writer_claim_fails_on_numbers_that_contradict_it():
                       )["writers/ablation"].supported  # below Wang's 0.10 nats
     assert not claims(**{"fv_zero_shot_accuracy/random_writers/mean": 0.45})["writers/fv_injection"].supported
     assert not claims(**{"todd_topk/canceller_share": 0.8, "todd_topk/writer_share": 1.0})["writers/todd_misses_cancellers"].supported
+    one_pair = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0] * 7, **{(0, h): [0] * 7 for h in range(2)}}
+    table = _table(one_pair) + [_row(600, f"task/perm_{i}/{k}", float(2 <= i <= 4 if k == "writers" else i == 1))
+                                for i in range(1, 17) for k in ("writers", "cancellers")]
+    todd = {c.key: c for c in writer_dynamics(table, transition=(100, 400)).claims}["writers/todd_misses_cancellers"]
+    assert not todd.supported and [c.name for c in todd.checks if not c.passed] == [  # fv seed 2: 1 canceller pair
+        "canceller (task, head) pairs − expected false positives"] and "-0.70" in todd.sentence
     no_set = claims(**{"set_size/cancellers": 0})["writers/cancellers"]
     assert not no_set.supported and "1 canceller (task, head) pairs over 1 tasks vs 0.10 expected" in no_set.sentence
 
@@ -339,27 +352,14 @@ def test_a_canceller_built_into_the_trained_model_is_found_exactly(fv_run, fv_wr
     from probes.writers import CANCELLER, classify_tasks
 
     last = fv_run.steps()[-1]
-    at_last = lambda metric: {h: dict(p)[last] for h, p in select(fv_writers_table, "writers", metric).items()}  # noqa: E731
-    writer_tasks, score = at_last("writer_tasks"), at_last("validation_score")
-    writer = max(writer_tasks, key=writer_tasks.get)
-    target = min((h for h in score if h[0] == 1 and h != writer and writer_tasks[h] == 0), key=lambda h: abs(score[h]))
+    writer, target = planted_heads(fv_writers_table, last)
+    writer_tasks = {h: dict(p)[last] for h, p in select(fv_writers_table, "writers", "writer_tasks").items()}
     assert writer[0] == 1 and writer_tasks[writer] > 0  # a layer-1 writer: its copy sees the same residual stream
     cfg = fv_run.config().model
-    state = _with_negated_copy(fv_run.load_weights(last), writer, target, cfg.d_head)
+    state = with_negated_copy(fv_run.load_weights(last), writer, target, cfg.d_head)
     tasks = classify_tasks(_engine(state, cfg), *unembedding(state), split_tasks(default_suite())[0], cfg.n_ctx, SETTINGS)
     written = {t.task for t in tasks if t.classes[writer] == WRITER}
     cancelled = {t.task for t in tasks if t.classes[target] == CANCELLER}
     assert len(written) >= writer_tasks[writer] and cancelled == written, (written, cancelled)
     assert all((t.classes == CANCELLER).sum() == (t.task in cancelled) for t in tasks)
 
-
-def _with_negated_copy(state: dict, source: tuple[int, int], target: tuple[int, int], d_head: int) -> dict:
-    """Head `target` gets head `source`'s query, key and value weights and biases (same layer) and its output weights
-    negated."""
-    (layer, sh), (_, th) = source, target
-    state, rows = {k: v.clone() for k, v in state.items()}, lambda head: slice(head * d_head, (head + 1) * d_head)
-    for name in ("q", "k", "v"):
-        for part in ("weight", "bias"):
-            state[f"blocks.{layer}.attn.{name}.{part}"][rows(th)] = state[f"blocks.{layer}.attn.{name}.{part}"][rows(sh)]
-    state[f"blocks.{layer}.attn.o.weight"][:, rows(th)] = -state[f"blocks.{layer}.attn.o.weight"][:, rows(sh)]
-    return state

@@ -51,3 +51,27 @@ def induction_pairs(n: int, d_vocab: int, seed: int, period: int = 12, query: in
     flipped = clean.clone()
     flipped[:, 1 + query] = negative
     return PromptPairs(clean, flipped, r[:, query], negative)
+
+
+def with_negated_copy(state: dict, source: tuple[int, int], target: tuple[int, int], d_head: int) -> dict:
+    """Head `target` gets head `source`'s query, key and value weights and biases (same layer) and its output weights
+    negated: a canceller built into a trained model (the two heads' outputs cancel exactly)."""
+    (layer, sh), (_, th) = source, target
+    state, rows = {k: v.clone() for k, v in state.items()}, lambda head: slice(head * d_head, (head + 1) * d_head)
+    for name in ("q", "k", "v"):
+        for part in ("weight", "bias"):
+            state[f"blocks.{layer}.attn.{name}.{part}"][rows(th)] = state[f"blocks.{layer}.attn.{name}.{part}"][rows(sh)]
+    state[f"blocks.{layer}.attn.o.weight"][:, rows(th)] = -state[f"blocks.{layer}.attn.o.weight"][:, rows(sh)]
+    return state
+
+
+def planted_heads(table: list[dict], step: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(writer, target) for `with_negated_copy` from a writers table at `step`: the head that is a writer on the most
+    selection tasks, and the other head of its layer, never a writer there, with the least validation effect."""
+    from probes.table import select
+
+    at = lambda metric: {h: dict(p)[step] for h, p in select(table, "writers", metric).items()}  # noqa: E731
+    writer_tasks, score = at("writer_tasks"), at("validation_score")
+    writer = max(writer_tasks, key=writer_tasks.get)
+    target = min((h for h in score if h[0] == writer[0] and h != writer and writer_tasks[h] == 0), key=lambda h: abs(score[h]))
+    return writer, target
