@@ -194,7 +194,7 @@ def _add_analysis(sub) -> None:
     d.add_argument("--device", default="cpu")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_demo)
-    s = sub.add_parser("grid", aliases=["sweep"], help="train and analyze a grid of presets × seeds (process pool or Ray) and write the cross-run report; alias: sweep")
+    s = sub.add_parser("grid", aliases=["sweep"], help="train and analyze presets × seeds (process pool or Ray); cross-run report. Alias: sweep")
     s.add_argument("--presets", default="attn-only-2l", help="comma-separated preset names (or config JSON paths)")
     s.add_argument("--seeds", default="0", help="e.g. 0-7 or 0,2,5")
     s.add_argument("--set", nargs="+", metavar="KEY=VALUE", help="overrides applied to every run")
