@@ -380,11 +380,10 @@ def load_hf_bridge(path: Path | str, device: str | torch.device = "cpu") -> Tran
                                                          device=device)
         else:
             from transformer_lens.model_bridge.sources import build_bridge_from_module
-            from transformer_lens.model_bridge.sources._hf_format import (
-                determine_architecture_from_hf_config,
-            )
 
-            bridge = build_bridge_from_module(model, determine_architecture_from_hf_config(model.config),
+            from circuits.tl_adapter import architecture_of
+
+            bridge = build_bridge_from_module(model, architecture_of(model.config),
                                               hf_config=model.config, tokenizer=None, device=device)
     return bridge.eval()
 

@@ -76,7 +76,7 @@ def _hits(logits: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == answers).float()
 
 
-def _accuracy_rows(engine: Engine, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
+def accuracy_rows(engine: Engine, batch: TaskBatch) -> tuple[list[Row], torch.Tensor]:
     answers = _flat(batch.eval_answers)
     few = _hits(last_logits(engine, _flat(batch.few_shot)), answers)
     keep = few.bool() if few.any() else torch.ones_like(few, dtype=torch.bool)
@@ -89,18 +89,18 @@ def _accuracy_rows(engine: Engine, batch: TaskBatch) -> tuple[list[Row], torch.T
     return rows, keep
 
 
-def _injected_accuracy(engine, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
+def injected_accuracy(engine, batch: TaskBatch, prompts, vectors: torch.Tensor, layer: int, keep) -> float:
     """Accuracy with each task's vector added after `layer` at the last position (prompts kept by `keep`)."""
     per_row = vectors.repeat_interleave(batch.eval_answers.shape[1], dim=0)[keep]
     logits = engine.inject(_flat(prompts)[keep], per_row, layer)
     return _hits(logits, _flat(batch.eval_answers)[keep]).mean().item()
 
 
-def _choose_layer(engine, valid: TaskBatch, vectors: torch.Tensor) -> tuple[list[Row], int]:
+def choose_layer(engine, valid: TaskBatch, vectors: torch.Tensor) -> tuple[list[Row], int]:
     """The injection layer with the best zero-shot accuracy on validation queries (ties: the earlier layer)."""
     few = _hits(last_logits(engine, _flat(valid.few_shot)), _flat(valid.eval_answers)).bool()
     keep = few if few.any() else torch.ones_like(few)
-    scores = [_injected_accuracy(engine, valid, valid.zero_shot, vectors, layer, keep) for layer in range(engine.n_layers)]
+    scores = [injected_accuracy(engine, valid, valid.zero_shot, vectors, layer, keep) for layer in range(engine.n_layers)]
     rows = [model_row("fv", f"fv_valid_zero_shot_accuracy/L{layer}", acc) for layer, acc in enumerate(scores)]
     best = max(range(len(scores)), key=lambda layer: (scores[layer], -layer))
     return rows + [model_row("fv", "fv_best_layer", float(best))], best
@@ -110,8 +110,8 @@ def _injection_rows(engine, test: TaskBatch, valid: TaskBatch, heads: list[Head]
     n_layers, n_heads, w_o = engine.n_layers, engine.n_heads, engine.w_o()
     mean_z = mean_head_activations(engine, test)  # the held-out tasks' own mean activations (queries over all inputs)
     vectors = torch.stack([function_vector(w_o, z, heads) for z in mean_z])
-    rows, layer = _choose_layer(engine, valid, vectors)
-    acc = lambda vec, prompts=test.zero_shot: _injected_accuracy(engine, test, prompts, vec, layer, keep)  # noqa: E731
+    rows, layer = choose_layer(engine, valid, vectors)
+    acc = lambda vec, prompts=test.zero_shot: injected_accuracy(engine, test, prompts, vec, layer, keep)  # noqa: E731
     rows += [model_row("fv", "fv_zero_shot_accuracy", acc(vectors)),
              model_row("fv", "fv_shuffled_accuracy", acc(vectors, test.shuffled)),
              model_row("fv", "other_task_fv_zero_shot_accuracy", acc(vectors.roll(1, dims=0))),
@@ -140,7 +140,7 @@ def _few_shot_under_ablation(engine: Engine, batch: TaskBatch, head_sets: list) 
     return hits.float().mean(1)
 
 
-def _fv_set(aie, se, n: int, exclude: Sequence[Head] = ()) -> list[Head]:
+def fv_set(aie, se, n: int, exclude: Sequence[Head] = ()) -> list[Head]:
     """The FV heads (above their AIE noise floor); the top-n by AIE when none passes (no claim then calls them FV
     heads: `fv/heads` is not supported)."""
     return fv_heads(aie, se, n, exclude) or top_heads(aie, n, exclude)
@@ -150,8 +150,8 @@ def _ablation_sets(aie, se, induction, n: int) -> dict[str, list[Head]]:
     """The ablated sets. Yin & Steinhardt's exclusion removes the top 2% of heads by the other score first; 2% of 8
     heads is less than one head, so we remove the other ranking's top-n (n = 3, i.e. 37.5% of the heads ablated,
     against their 1–20%)."""
-    fv, ind = _fv_set(aie, se, n), top_heads(induction, n)
-    return {"fv": fv, "induction": ind, "fv_excl": _fv_set(aie, se, n, exclude=ind),
+    fv, ind = fv_set(aie, se, n), top_heads(induction, n)
+    return {"fv": fv, "induction": ind, "fv_excl": fv_set(aie, se, n, exclude=ind),
             "induction_excl": top_heads(induction, n, exclude=fv)}
 
 
@@ -208,7 +208,7 @@ def fv_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings = DEFAU
     """Every FV metric of one checkpoint (see the module docstring)."""
     engine, test, valid, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
     sets = _ablation_sets(aie, se, induction, settings.top_heads)
-    rows, keep = _accuracy_rows(engine, test)
+    rows, keep = accuracy_rows(engine, test)
     rows += _injection_rows(engine, test, valid, sets["fv"], keep)
     rows += _ablation_rows(engine, test, inputs, sets)
     used = head_set_mask(sets["fv"], engine.n_layers, engine.n_heads).float()

@@ -36,7 +36,6 @@ where 200 draws do not settle and the diagnostics say so.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import logging
 import math
@@ -46,7 +45,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import torch
@@ -59,6 +57,7 @@ from circuits.data import make_sampler
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer, token_losses
 from probes.checkpoint import Checkpoint
+from probes.devinterp_adapter import quiet_chains
 from probes.inputs import PROBE_SEED, ProbeInputs
 from probes.metrics import LLC_DRIFT_MAX, LLC_DRIFT_Z, LLC_FLOOR, LLC_RHAT_MAX, LLC_SPREAD_MAX
 from probes.table import Row, model_row
@@ -187,14 +186,12 @@ def _isolated() -> Iterator[list[warnings.WarningMessage]]:
     per-chain tqdm bars off (the sweep has its own), the garbage collector's existing objects frozen (devinterp calls
     gc.collect() twice per chain, ≈ 0.5 s each in a process that imported transformers), SAMPLING_THREADS torch
     threads (restored after), warnings recorded."""
-    from devinterp.slt import sampler
-
     py_state, np_state, threads = random.getstate(), np.random.get_state(), torch.get_num_threads()
     torch.set_num_threads(SAMPLING_THREADS or threads)
     gc.freeze()
     try:
         with (torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught,
-              mock.patch.object(sampler, "trange", functools.partial(sampler.trange, disable=True))):
+              quiet_chains()):
             warnings.simplefilter("always")
             yield caught
     finally:

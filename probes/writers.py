@@ -81,7 +81,7 @@ from circuits.tasks import INPUTS, Task, TaskSuite, default_suite, prompts
 from probes.ablation import head_set_mask, single_head_conditions
 from probes.checkpoint import Checkpoint
 from probes.function_vectors import FVSettings, TaskBatch, function_vector, mean_head_activations, split_tasks, todd_cie
-from probes.fv_analysis import _accuracy_rows, _choose_layer, _fv_set, _injected_accuracy
+from probes.fv_analysis import accuracy_rows, choose_layer, fv_set, injected_accuracy
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine, last_position_patch
 from probes.metrics import WRITER_FDR_Q, WRITER_GAP_NOISE_MULTIPLE, WRITER_MIN_GAP, WRITER_SCORE_THRESHOLD, WRITER_TASK_SHARE
@@ -331,9 +331,9 @@ def fv_injection(engine: Engine, heldout: tuple[str, ...], n_ctx: int, sets: dic
     test, valid = (TaskBatch.build(suite, FV_SETTINGS, n_ctx, heldout, split) for split in ("test", "valid"))
     w_o, mean_z = engine.w_o(), mean_head_activations(engine, test)
     vectors = lambda heads: torch.stack([function_vector(w_o, z, heads) for z in mean_z])  # noqa: E731
-    _, layer = _choose_layer(engine, valid, vectors(sets["todd"]))
-    _, keep = _accuracy_rows(engine, test)
-    acc = lambda heads: _injected_accuracy(engine, test, test.zero_shot, vectors(heads), layer, keep)  # noqa: E731
+    _, layer = choose_layer(engine, valid, vectors(sets["todd"]))
+    _, keep = accuracy_rows(engine, test)
+    acc = lambda heads: injected_accuracy(engine, test, test.zero_shot, vectors(heads), layer, keep)  # noqa: E731
     accuracy = {name: acc(heads) for name, heads in sets.items() if heads}
     random = [acc(list(s)) for s in random_head_sets(sets["writers"], engine.n_layers, engine.n_heads)]
     if random:
@@ -416,7 +416,7 @@ def analyze_writers(ckpt: Checkpoint, inputs: ProbeInputs, settings: WritersSett
     w_u, gamma = unembedding(ckpt.state)
     tasks = classify_tasks(engine, w_u, gamma, selection, n_ctx, settings)
     per_task, aie, se = todd_effects(engine, selection, n_ctx)
-    sets = head_sets(tasks) | {"todd": _fv_set(aie, se, FV_SETTINGS.top_heads)}
+    sets = head_sets(tasks) | {"todd": fv_set(aie, se, FV_SETTINGS.top_heads)}
     layer, injection = fv_injection(engine, heldout, n_ctx, sets)
     test = TaskBatch.build(default_suite(), FV_SETTINGS, n_ctx, heldout, "test")
     ablation = set_ablations(engine, test, {k: sets[k] for k in ("writers", "cancellers")})

@@ -329,3 +329,14 @@ def test_a_special_token_id_outside_the_vocabulary_is_one_clear_error_naming_the
     for call in (check_hf_folder, load_hf_bridge, lambda path: discover_revisions([path])):
         with pytest.raises(WorkbenchError, match=rf"{field} 50256, outside its vocab_size {VOCAB}.*set {field}"):
             call(folder)
+
+
+@pytest.mark.parametrize(("arch", "name"), [("gpt2", "GPT2LMHeadModel"), ("neox", "GPTNeoXForCausalLM")])
+def test_the_transformerlens_adapter_still_finds_the_architecture(arch, name):
+    """circuits.tl_adapter wraps TransformerLens's private architecture lookup: this fails when a release moves it."""
+    from hf_models import _gpt2_model, _neox_model
+
+    from circuits.tl_adapter import architecture_of
+
+    model = (_gpt2_model if arch == "gpt2" else _neox_model)(0)
+    assert architecture_of(model.config) == name

@@ -73,3 +73,13 @@ def test_the_cli_starts_without_transformer_lens():
     code = "import sys, icl_workbench; icl_workbench._parser(); print('transformer_lens' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"
+
+
+def test_every_module_is_named_in_the_readme_layout():
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    missing = [name for name, file in module_files().items() if not re.search(rf"\b{re.escape(file.name)}\b", layout)]
+    assert not missing, f"README's Layout section does not name {missing}"

@@ -379,3 +379,16 @@ def test_llc_at_every_checkpoint_rises_in_the_stage_that_holds_the_phase_change(
     by_key = {c.key: c for c in claims}
     for key in ("llc/rises", "llc/phase_change", "llc/stage_of_phase_change", "llc/chains_agree"):
         assert by_key[key].supported, by_key[key].sentence
+
+
+def test_the_devinterp_adapter_silences_the_chain_bars_and_restores_them():
+    """probes.devinterp_adapter swaps devinterp's module-level `trange`: this fails when a release renames it."""
+    pytest.importorskip("devinterp")
+    from devinterp.slt import sampler
+
+    from probes.devinterp_adapter import quiet_chains
+
+    original = sampler.trange
+    with quiet_chains():
+        assert sampler.trange is not original and sampler.trange.keywords == {"disable": True}
+    assert sampler.trange is original
