@@ -161,7 +161,7 @@ class RunConfig:
 
     def to_json(self) -> str:
         raw = dataclasses.asdict(self)
-        if not self.clamps:  # an unclamped run's config.json stays as it was before clamps existed
+        if not self.clamps:  # an unclamped run's config.json has no clamps key
             del raw["clamps"]
         return json.dumps(raw, indent=2, sort_keys=True)
 
@@ -173,7 +173,7 @@ class RunConfig:
             model=_build(ModelConfig, raw["model"]),
             data=_build(DataConfig, raw["data"]),
             train=_build(TrainConfig, raw["train"]),
-            clamps=clamps_from_json(raw.get("clamps", [])),  # absent in configs written before clamps existed
+            clamps=clamps_from_json(raw.get("clamps", [])),  # absent: an unclamped run
         )
 
 

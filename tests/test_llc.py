@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 from builders import tiny_config
+from nulls_llc import llc_rows
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
@@ -24,7 +25,6 @@ from probes.llc import (
     llc_probe,
     probe_set,
     regular_llc,
-    result_rows,
     split_rhat,
 )
 from probes.registry import is_declared
@@ -223,19 +223,11 @@ def test_a_peak_is_a_boundary_a_sigmoid_is_bracketed_and_a_straight_line_has_non
 
 
 # ---- the report section on a synthetic table -------------------------------------------------------------------------
-def _llc_rows(step: int, mean: float, spread: float = 0.02) -> list[dict]:
-    per_chain = torch.tensor([mean - spread, mean + spread, mean, mean], dtype=torch.float64)
-    diag = diagnose(torch.full((4, 200), 3.0, dtype=torch.float64), per_chain, mean, 21.7, [])
-    result = LLCResult(mean, float(per_chain.std()), per_chain, torch.full((4, 250), 3.0, dtype=torch.float64), 2.0,
-                       21.7, DEFAULT_SETTINGS, diag)
-    return [{"step": step, "tokens": None, **row} for row in result_rows(result)]
-
-
 def _table(llc_fn, flagged: int | None = None, attention: bool = True) -> list[dict]:
     table = []
     for s in RUN_GRID:
         x = math.log1p(s)
-        table += _llc_rows(s, llc_fn(x), spread=10.0 if s == flagged else 0.02)
+        table += llc_rows(s, llc_fn(x), spread=10.0 if s == flagged else 0.02)
         if attention:  # head 1.0 becomes an induction head around step 600
             table += [{"step": s, "tokens": None, "layer": layer, "head": head, "probe": "attention", "metric": "induction",
                        "value": 0.8 * _sigmoid((s - 600) / 30) if (layer, head) == (1, 0) else 0.01}
