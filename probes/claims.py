@@ -45,12 +45,17 @@ class Check:
     def margin(self) -> float:
         if self.is_flag:
             return 1.0 if self.passed else -1.0
+        if not math.isfinite(self.value):
+            return float("nan")  # not computed: no distance to the threshold
         return self.value - self.threshold if self.op in (">=", ">") else self.threshold - self.value
 
     def describe(self) -> str:
         if self.is_flag:
             return f"{self.name}: {'yes' if self.passed else 'no'}"
-        return f"{self.name} {fmt(self.value)} {self.op} {fmt(self.threshold)} (margin {self.margin:+.3g})"
+        if not math.isfinite(self.value):
+            return f"{self.name} {self.value} (not computed: fails)"
+        verdict = "" if self.passed else ", fails"
+        return f"{self.name} {fmt(self.value)} {self.op} {fmt(self.threshold)} (margin {self.margin:+.3g}{verdict})"
 
 
 def flag(name: str, ok: bool) -> Check:

@@ -47,12 +47,13 @@ from circuits.progress import progress_bar
 from circuits.store import RunStore
 from probes.checkpoint import RunSource
 from probes.claims import Check, Claim, ClaimFamily, ClaimSpec, flag, make_claim, register_claims
-from probes.icl import PhaseChange, locate_phase_change, robust_noise
+from probes.icl import PhaseChange, locate_phase_change, phase_checks, robust_noise
 from probes.inputs import ProbeInputs
 from probes.interventions import Engine
 from probes.metrics import (
     CORRELATION_NOISE_MULTIPLE,
     MANUFACTURED_MAX_P_SHARE,
+    PHASE_MIN_SCORE_CHANGE,
     SIZE_MAX_PREDICTION_ERROR,
     SIZE_MIN_AMPLIFICATION,
     SIZE_MIN_POINTS,
@@ -262,10 +263,20 @@ def manufactured_claim(name: str, rows: list[dict], metric: str, control: str, c
     key, statement = f"emergence/metric_jump/{name}", (f"in {name} the {L}-token exact match jumps while per-token "
                                                        "accuracy barely moves: the metric makes the jump")
     ctrl = f"Control {control}: exact match {_arrow(control_rows, metric)}, top-1 accuracy {_arrow(control_rows, 'top1_accuracy')}"
-    verdict = transitions(rows, (metric,))[metric]
+    noise_rows = [r.get(f"noise/{metric}") for r in rows]
+    measured = [float(v) for v in noise_rows if v is not None and math.isfinite(float(v))]
+    if not measured or max(measured) <= 0:
+        # issue 18: without the bootstrap noise the floor is ≈ 0 and 0.000 → 0.004 "jumped"
+        return _claim(key, statement, f"exact match {_arrow(rows, metric)}: no verdict (its bootstrap noise rows "
+                      f"noise/{metric} are missing or zero, so no noise floor)", ctrl, math.nan, None,
+                      [flag(f"bootstrap noise of exact match measured (noise/{metric} > 0)", False)])
+    # exact match is a score on [0, 1]: it must move ≥ PHASE_MIN_SCORE_CHANGE (absolute), as the induction scores do
+    verdict = locate_phase_change([r["step"] for r in rows], _curve(rows, metric), noise=noise_floor(rows, metric),
+                                  min_change=PHASE_MIN_SCORE_CHANGE)
+    located = [flag(f"bootstrap noise of exact match measured (noise/{metric} > 0)", True), *phase_checks(verdict)]
     if not verdict.detected:
         return _claim(key, statement, f"exact match {_arrow(rows, metric)}: no transition ({verdict.reason})", ctrl,
-                      math.nan, None, [flag("exact match has a transition", False)])
+                      math.nan, None, [*located, flag("exact match has a transition", False)])
     steps = [r["step"] for r in rows]
     i0, i1 = steps.index(verdict.start), steps.index(verdict.end)
     share = {m: _window_share(_curve(rows, m), i0, i1) for m in ("top1_accuracy", "log_prob")}
@@ -274,7 +285,7 @@ def manufactured_claim(name: str, rows: list[dict], metric: str, control: str, c
              f"{at('independent_match' + _full(metric))}) while p moves {at('top1_accuracy')}, "
              f"{share['top1_accuracy']:.0%} of its total change (needs ≤ {MANUFACTURED_MAX_P_SHARE:.0%}); log P(correct) "
              f"makes {share['log_prob']:.0%} of its change there")
-    checks = [flag("exact match has a transition", True),
+    checks = [*located, flag("exact match has a transition", True),
               Check("p's share of its own change inside that window", share["top1_accuracy"], "<=", MANUFACTURED_MAX_P_SHARE)]
     return _claim(key, statement, facts, ctrl, share["top1_accuracy"], share["log_prob"], checks)
 
@@ -390,8 +401,8 @@ def _size_checks(rows: list[dict], i: int, em: float, p: float, pred: float) -> 
     return [Check("sizes on the axis", float(len(rows)), ">=", float(SIZE_MIN_POINTS)),
             Check("exact-match rise", em, ">", 0.0),
             Check(f"exact match's deviation from log-linear{where}", abs(dev), ">", SIZE_NONLINEARITY_NOISE_MULTIPLE * noise),
-            Check("exact-match rise ÷ p's rise", em / p if p > 0 else math.inf, ">=", SIZE_MIN_AMPLIFICATION),
-            Check("|p^L's rise − exact match's| ÷ exact match's", abs(pred - em) / em if em > 0 else math.inf, "<=",
+            Check("exact-match rise ÷ p's rise", em / p if p > 0 else math.nan, ">=", SIZE_MIN_AMPLIFICATION),  # NaN: p did not rise
+            Check("|p^L's rise − exact match's| ÷ exact match's", abs(pred - em) / em if em > 0 else math.nan, "<=",
                   SIZE_MAX_PREDICTION_ERROR)]
 
 

@@ -38,14 +38,18 @@ from probes.metrics import (
     AIE_NOISE_MULTIPLE,
     FEW_SHOT_MIN_GAIN,
     FV_EXACT_P,
+    FV_HEADS_FWER,
     FV_INJECTION_MIN_GAIN,
+    FV_INJECTION_MIN_MARGIN,
     FV_MIN_AIE,
+    FV_ORDER_MIN_CHECKPOINTS,
     INDUCTION_THRESHOLD,
     ONSET_FRACTION,
     SIGNATURE_MIN_DROP,
     YS_ICL_MIN_NATS,
     YS_MIN_ACCURACY_GAP,
     YS_NOISE_MULTIPLE,
+    ZERO_SE_RATIO,
 )
 from probes.table import Row, select
 
@@ -53,11 +57,13 @@ Series = list[tuple[int, float]]
 
 
 def onset(points: Series, floor: float) -> int | None:
-    """First step at floor + ONSET_FRACTION·(peak − floor); None when the peak does not clear the floor."""
-    peak = max(v for _, v in points)
-    if peak <= floor:
+    """First step at first + ONSET_FRACTION·(peak − first), the curve's own first → peak range (so two curves of the
+    same shape have the same onset whatever their floors; audit: floor + 0.5·(peak − floor) with different floors put
+    identical sigmoids 20 steps apart); None when the peak does not clear the floor or the curve never rises."""
+    first, peak = points[0][1], max(v for _, v in points)
+    if peak <= floor or peak <= first:
         return None
-    return next(s for s, v in points if v >= floor + ONSET_FRACTION * (peak - floor))
+    return next(s for s, v in points if v >= first + ONSET_FRACTION * (peak - first))
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,8 @@ def transition_analysis(table: list[Row], top_n: int = FVSettings().top_heads) -
     trajectories = {f"{l}.{h}": [(s, i, a) for (s, i), (_, a) in zip(induction[(l, h)], aie[(l, h)], strict=False)] for l, h in aie}
     facts = dict(heads=heads, fv_heads=fv, induction_floor=floor, induction_onset=min(ind_onsets, default=None),
                  fv_onset=min(fv_onsets, default=None), base_rate=base, trajectories=trajectories)
-    return Transition(**facts, claims=transition_claims(facts | {"reference": reference}, table))
+    steps = sorted({s for pts in induction.values() for s, _ in pts} | {s for pts in aie.values() for s, _ in pts})
+    return Transition(**facts, claims=transition_claims(facts | {"reference": reference, "steps": steps}, table))
 
 
 def _grid(series: dict[tuple, Series], index: int) -> torch.Tensor:
@@ -159,25 +166,46 @@ def _fv_heads_claim(f: dict) -> Claim:
     ranked = sorted(f["heads"].items(), key=lambda kv: (not kv[1].is_fv, -kv[1].aie_final))  # the best FV head first
     name, top = ranked[0]
     listed = ", ".join(f"{h} (AIE {fmt(f['heads'][h].aie_final)})" for h in f["fv_heads"]) or "none"
+    z = bonferroni_z(len(f["heads"]))
     checks = [Check(f"head {name}'s final AIE (Δ P(yq))", top.aie_final, ">=", FV_MIN_AIE),
-              Check(f"head {name}'s AIE / its standard error", _ratio(top.aie_final, top.aie_se), ">=", AIE_NOISE_MULTIPLE)]
+              Check(f"head {name}'s AIE / its standard error (Bonferroni over {len(f['heads'])} heads)",
+                    _ratio(top.aie_final, top.aie_se), ">=", max(AIE_NOISE_MULTIPLE, z))]
     return make_claim("fv/heads", "some heads carry the task (FV heads: final AIE above its noise floor)", True,
                       top.aie_final, top.aie_floor, f"best head {name}: AIE {fmt(top.aie_final)} (Δ P(yq), selection "
-                      f"tasks) vs noise floor {fmt(top.aie_floor)}; FV heads: {listed}.", checks)
+                      f"tasks) vs noise floor {fmt(top.aie_floor)}; the best of {len(f['heads'])} heads must clear "
+                      f"max({AIE_NOISE_MULTIPLE}, z {z:.2f}) standard errors (one-sided Bonferroni at family-wise level "
+                      f"{FV_HEADS_FWER} across the heads); FV heads: {listed}.", checks)
+
+
+def bonferroni_z(heads: int) -> float:
+    """The one-sided normal z of a Bonferroni-corrected test across `heads` heads at family-wise level FV_HEADS_FWER:
+    Φ⁻¹(1 − FV_HEADS_FWER / heads) (the best of many noise heads clears a fixed 3 SE often: 144 heads of pure noise,
+    17% of draws)."""
+    return statistics.NormalDist().inv_cdf(1 - FV_HEADS_FWER / max(heads, 1))
 
 
 def _ratio(value: float, se: float) -> float:
-    return value / se if se > 0 else (math.inf if value > 0 else float("nan"))
+    """value / se; NaN when either is NaN (the check fails), ±ZERO_SE_RATIO (0 for a zero value) when se = 0, so no
+    check shows an infinite margin."""
+    if math.isnan(value) or math.isnan(se):
+        return float("nan")
+    if se <= 0:
+        return math.copysign(ZERO_SE_RATIO, value) if value else 0.0
+    return max(-ZERO_SE_RATIO, min(ZERO_SE_RATIO, value / se))
 
 
 def _order_claim(f: dict) -> Claim:
     a, b = f["induction_onset"], f["fv_onset"]
     gap = float(b - a) if a is not None and b is not None else float("nan")
+    steps = f.get("steps") or []
+    apart = float(steps.index(b) - steps.index(a)) if a in steps and b in steps else float("nan")
     checks = [flag("an induction onset", a is not None), flag("an FV-head AIE onset", b is not None),
-              Check("FV onset − induction onset (steps)", gap, ">", 0.0)]
+              Check("FV onset − induction onset (checkpoints)", apart, ">=", FV_ORDER_MIN_CHECKPOINTS)]
     return make_claim("fv/order", "induction heads formed before FV heads", True, gap, None,
                       f"earliest induction onset step {a} (a head with peak controlled score ≥ {INDUCTION_THRESHOLD}), "
-                      f"earliest FV-head AIE onset step {b}: gap {fmt(gap)} steps (same onset criterion for both).", checks)
+                      f"earliest FV-head AIE onset step {b}: gap {fmt(gap)} steps, {fmt(apart)} checkpoints (each onset at "
+                      f"{ONSET_FRACTION:.0%} of its own curve's first → peak range; the gap must be ≥ "
+                      f"{FV_ORDER_MIN_CHECKPOINTS:.0f} checkpoint intervals).", checks)
 
 
 def hypergeometric_upper(population: int, marked: int, drawn: int, observed: int) -> float:
@@ -272,7 +300,7 @@ def _injection_claim(f: dict, table: list[Row]) -> Claim:
     shown = "; ".join(f"{k} {fmt(v)}" for k, v in baselines.items())
     checks = [_fv_found(f), flag("same-size head sets outside the FV set", baselines["random heads (best set)"] is not None),
               Check("FV − no-FV zero-shot accuracy", value - none, ">=", FV_INJECTION_MIN_GAIN),
-              Check("FV − best baseline accuracy", value - best, ">", 0.0)]
+              Check("FV − best baseline accuracy", value - best, ">=", FV_INJECTION_MIN_MARGIN)]
     return make_claim("fv/injection", "adding the FV of a task not used to choose the FV heads to its zero-shot prompts "
                       "recovers the task", True, value, best,
                       f"zero-shot accuracy {fmt(none)} → {fmt(value)} with the FV of heads {_used(table)} added after "

@@ -400,14 +400,19 @@ def _random_gap(measures: dict[str, float]) -> float:
 
 def grokking_claims(m: GrokkingMeasures, test_acc: Series) -> list[Claim]:
     """The run's grokking sentences, each computed from its numbers next to its control."""
-    return [_memorisation_claim(m), _generalisation_claim(m, test_acc), _key_frequency_claim(m), _restricted_claim(m),
+    return [_memorisation_claim(m, test_acc), _generalisation_claim(m, test_acc), _key_frequency_claim(m), _restricted_claim(m),
             _excluded_claim(m), _sparsity_claim(m), _weight_claim(m)]
 
 
-def _memorisation_claim(m: GrokkingMeasures) -> Claim:
+def _memorisation_claim(m: GrokkingMeasures, test_acc: Series) -> Claim:
+    """Memorisation comes first when train accuracy is sustained ≥ GROK_ACCURACY while test accuracy stays below it
+    for ≥ GAP_MIN_EVALUATIONS evaluations (to generalisation, or to the end of a run that never generalises): a
+    test accuracy that follows train accuracy one evaluation behind is no memorisation phase."""
     test, mem, gen = m.at["memorisation"].get("test_accuracy"), m.memorisation_step, m.generalisation_step
+    behind = _gap_evaluations(test_acc, mem, gen if gen is not None else test_acc[-1][0])
     checks = [flag(f"train accuracy ≥ {GROK_ACCURACY} for {GROK_SUSTAIN_EVALUATIONS} evaluations", mem is not None),
-              flag("memorised before generalising", mem is not None and (gen is None or mem < gen))]
+              flag("memorised before generalising", mem is not None and (gen is None or mem < gen)),
+              Check("evaluations with test accuracy still below it", _nan(behind), ">=", float(GAP_MIN_EVALUATIONS))]
     return make_claim("grokking/memorisation", f"the model memorises first: train accuracy reaches {GROK_ACCURACY:.0%} "
                       "before test accuracy does", True, _nan(mem), _nan(test),
                       f"train accuracy first stays ≥ {GROK_ACCURACY} from {_step(mem, m.last_step)}, test accuracy "

@@ -149,7 +149,8 @@ class PhaseChange:
     detected); `noise` is the noise floor it used (on the metric's scale). The statistics behind the verdict:
     `scale` (the metric's own scale, e.g. ln d_vocab for a loss) and `min_change` (least |change| / scale), the window's
     share of the step and log-step ranges, and the plateau after the window (`plateau_checkpoints` from the window's
-    end on, their largest |value − after| `plateau_deviation`). `phase_checks` turns them into claim checks.
+    end on, their largest |value − after| `plateau_deviation`); `direction`, the sign the change must have (None: either). `phase_checks` turns them into claim
+    checks.
     """
 
     start: int
@@ -166,6 +167,7 @@ class PhaseChange:
     log_window_fraction: float = float("nan")
     plateau_checkpoints: int = 0
     plateau_deviation: float = float("nan")
+    direction: int | None = None  # required sign of `change` (−1 falls, e.g. a loss; +1 rises, e.g. a score); None: either
 
     @property
     def change(self) -> float:
@@ -202,17 +204,24 @@ def _window(steps: list[int], values: list[float], low: float, high: float) -> t
 
 
 def _ratio(a: float, b: float) -> float:
-    """a / b for the checks, finite: 0 / 0 is 0 and a / 0 is 1e9 (a noiseless curve's change is many noise floors)."""
+    """a / b for the checks: 0 / 0 is 0 and a / 0 is 1e9 (a noiseless curve's change is many noise floors); NaN when
+    either is NaN or infinite (a non-finite scale or noise floor passes no check)."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return float("nan")
     return 0.0 if a == 0 else min(1e9, a / b) if b > 0 else 1e9
+
+
+_DIRECTION = {-1: "a fall", 1: "a rise"}
 
 
 def phase_checks(c: PhaseChange) -> list[Check]:
     """Every criterion of `locate_phase_change` as a claim check (statistic, operator, threshold of probes.metrics),
     in the order the locator tests them: change on the metric's scale, above the noise, a narrow window in steps and
-    in log-steps, a plateau after it."""
+    in log-steps, a plateau after it. With a required `direction`, a first check: the signed change × direction > 0."""
     size = abs(c.change)
     excess = max(0.0, c.plateau_deviation - PHASE_PLATEAU_NOISE * c.noise)
-    return [Check("|change| / scale", _ratio(size, c.scale), ">=", c.min_change) if c.min_change > 0
+    signed = [] if c.direction is None else [Check("change in the required direction", c.direction * c.change, ">", 0.0)]
+    return [*signed, Check("|change| / scale", _ratio(size, c.scale), ">=", c.min_change) if c.min_change > 0
             else Check("|change|", size, ">", 0.0),
             Check("|change| / noise floor", _ratio(size, c.noise), ">", PHASE_NOISE_MULTIPLE),
             Check("window / step range", c.window_fraction, "<=", PHASE_MAX_WINDOW_FRACTION),
@@ -227,10 +236,18 @@ def _reason(c: PhaseChange, label: str) -> str:
     size = abs(c.change)
     return {
         None: "",
+        "change in the required direction": (f"the metric {'rises' if c.change > 0 else 'falls' if c.change < 0 else 'does not move'} "
+                                             f"by {size:.3g} ({c.before:.3g} → {c.after:.3g}); a phase change here must be "
+                                             f"{_DIRECTION.get(c.direction, 'a change')}"),
         "|change|": "no change: the first and last values are equal",
-        "|change| / scale": (f"change {size:.3g} is {size / c.scale:.1%} of the metric's scale {c.scale:.3g}, below "
+        "|change| / scale": (f"the metric's scale {c.scale} is not finite: no minimum change can be checked"
+                             if not math.isfinite(c.scale) else f"the metric's scale {c.scale:.3g} is not positive"
+                             if c.scale <= 0 else
+                             f"change {size:.3g} is {size / c.scale:.1%} of the metric's scale {c.scale:.3g}, below "
                              f"the minimum {c.min_change:.0%}"),
-        "|change| / noise floor": f"change {size:.3g} is below {PHASE_NOISE_MULTIPLE:g}× the noise floor {c.noise:.3g}",
+        "|change| / noise floor": (f"the noise floor {c.noise} is not finite: the change cannot be compared with it"
+                                   if not math.isfinite(c.noise) else
+                                   f"change {size:.3g} is below {PHASE_NOISE_MULTIPLE:g}× the noise floor {c.noise:.3g}"),
         "window / step range": (f"the {label} window spans {c.window_fraction:.0%} of training (steps {c.start}–{c.end}), "
                                 f"wider than {PHASE_MAX_WINDOW_FRACTION:.0%}"),
         "window / log-step range": (f"the window (steps {c.start}–{c.end}) spans {c.log_window_fraction:.0%} of training "
@@ -245,7 +262,8 @@ def _reason(c: PhaseChange, label: str) -> str:
 
 
 def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1, high: float = 0.9, *,
-                        noise: float | None = None, scale: float = 1.0, min_change: float = 0.0) -> PhaseChange:
+                        noise: float | None = None, scale: float = 1.0, min_change: float = 0.0,
+                        direction: int | None = None) -> PhaseChange:
     """The checkpoint window in which a metric makes the bulk of its change, and whether it is a phase change.
 
     `before`/`after` are the metric's first and last values; the window runs from the last checkpoint before the
@@ -261,19 +279,26 @@ def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1,
     on, all within PHASE_PLATEAU_TOLERANCE × |change| + PHASE_PLATEAU_NOISE noise floors of the last value). The
     noise floor is the larger of `noise` (a bootstrap std over probe sequences or seeds, when the caller has one) and
     `robust_noise` of the series. A flat or constant series gives detected=False, never an exception; a series with
-    NaN or infinite values gives detected=False with the window over the whole range.
+    NaN or infinite values gives detected=False with the window over the whole range, and so does a non-finite
+    `scale` or `noise` (with the reason; a NaN noise floor is never dropped by the max). `direction` (−1: the metric
+    must fall, as a loss does when a model learns; +1: rise, as a score does; None: either, for callers that do not
+    care) adds the check that the signed change has that sign — the locator's other criteria use |change|.
     """
+    if direction not in (None, -1, 1):
+        raise ValueError(f"direction must be -1, +1 or None, got {direction!r}")
     if len(steps) < 2 or len(steps) != len(values):
         raise ValueError(f"need ≥ 2 checkpoints with one value each, got {len(steps)} steps, {len(values)} values")
     values = [float(v) for v in values]
     if not all(math.isfinite(v) for v in values):
         return PhaseChange(steps[0], steps[-1], (steps[0], steps[1]), values[0], values[-1], False,
-                           "the series has NaN or infinite values", float("nan"), scale, min_change)
+                           "the series has NaN or infinite values", float("nan"), scale, min_change, direction=direction)
     floor = max(robust_noise(values), 0.0 if noise is None else float(noise))
+    if noise is not None and not math.isfinite(float(noise)):
+        floor = float(noise)  # max() would drop a NaN (or keep an inf): the verdict must fail on it, with its reason
     i0, i1, k = _window(steps, values, low, high)
     span = max(1e-12, math.log1p(steps[-1]) - math.log1p(steps[0]))
     change = PhaseChange(steps[i0], steps[i1], (steps[k], steps[k + 1]), values[0], values[-1], noise=floor,
-                         scale=scale, min_change=min_change,
+                         scale=scale, min_change=min_change, direction=direction,
                          window_fraction=(steps[i1] - steps[i0]) / max(1, steps[-1] - steps[0]),
                          log_window_fraction=(math.log1p(steps[i1]) - math.log1p(steps[i0])) / span,
                          plateau_checkpoints=len(values) - i1,
@@ -282,7 +307,9 @@ def locate_phase_change(steps: list[int], values: list[float], low: float = 0.1,
     return replace(change, detected=not reason, reason=reason)
 
 
-def loss_phase_change(steps: list[int], values: list[float], d_vocab: int, noise: float | None = None) -> PhaseChange:
+def loss_phase_change(steps: list[int], values: list[float], d_vocab: int, noise: float | None = None,
+                      direction: int | None = None) -> PhaseChange:
     """`locate_phase_change` of a loss (nats): its scale is the chance loss ln(d_vocab), and it must move at least
-    PHASE_MIN_LOSS_SHARE of it."""
-    return locate_phase_change(steps, values, noise=noise, scale=math.log(d_vocab), min_change=PHASE_MIN_LOSS_SHARE)
+    PHASE_MIN_LOSS_SHARE of it (`direction=-1`: and fall, as a loss does when a model learns)."""
+    return locate_phase_change(steps, values, noise=noise, scale=math.log(d_vocab), min_change=PHASE_MIN_LOSS_SHARE,
+                               direction=direction)

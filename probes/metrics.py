@@ -43,6 +43,10 @@ ABLATION_RANK_P = 0.05  # joint ablation: exact rank-test p = (1 + #comparison s
 GRID_MIN_SEEDS = 2  # a distribution over seeds needs at least this many seeds with a value
 GRID_PHASE_SEED_SHARE = 1.0  # grid/phase_change: a transition on at least this share of the seeds ("every seed")
 GRID_MIN_SIZES = 3  # a trend against size needs at least this many sizes (two points are always monotone)
+GRID_SIZE_NOISE_MULTIPLE = 2.0  # grid/size: every neighbouring difference of the per-size medians exceeds this × its
+#                                 noise (√(std₁² + std₂²) of the two sizes' values over seeds, ≥ 2 seeds per size) …
+GRID_SIZE_NOISE_FLOOR = 0.05  # … and that noise is never below this (nats, or a [0, 1] score): identical seeds do not
+#                               make a 0.001-nat difference a trend (audit: pure noise was "monotone" 1/3 of the time)
 
 # ---- function vectors (probes.fv_transition; Todd et al. 2024; Yin & Steinhardt 2025) ----------------------------
 FV_MIN_AIE = 0.02  # an "FV head": final AIE (Δ P(yq)) ≥ this …
@@ -64,6 +68,17 @@ YS_ICL_MIN_NATS = 0.1  # fv/yin_steinhardt_icl: ICL-score change with induction 
 #                        ≥ this many nats …
 YS_NOISE_MULTIPLE = 2.0  # … and each difference > this many of its standard errors (binomial over prompts for the
 #                          accuracy; over text sequences, paired, for the ICL score)
+# -- function vectors and writers, audit of null inputs (verdicts that said "supported" on nulls)
+FV_ORDER_MIN_CHECKPOINTS = 2.0  # fv/order: the FV-head AIE onset ≥ this many checkpoint intervals after the induction
+#                                 onset (each onset at ONSET_FRACTION of its own curve's first → peak range)
+FV_HEADS_FWER = 0.05  # fv/heads: the best head's AIE / SE must clear the one-sided Bonferroni z, Φ⁻¹(1 − this / heads)
+#                       (and at least AIE_NOISE_MULTIPLE): the max over heads of noise clears a fixed 3 SE often
+FV_INJECTION_MIN_MARGIN = 0.05  # fv/injection: FV accuracy ≥ the best baseline's + this (absolute accuracy; a raw ">"
+#                                 passed on a tie broken by one prompt)
+ZERO_SE_RATIO = 1e6  # a ratio value / SE with SE = 0 is stated as ±this (finite), never ±inf (not a verdict threshold)
+WRITER_MIN_HOLD_CHECKPOINTS = 3  # writers/onsets, writers/order: an onset counts only when the class is absent at the
+#                                  first checkpoint and held from the onset through the last checkpoint for ≥ this many
+#                                  checkpoints — or for every checkpoint after the first when the run has fewer
 
 # ---- "What to notice" sentences of probes.emergence (notebook 04) -------------------------------------------------
 MANUFACTURED_MAX_P_SHARE = 0.25  # "the metric makes the jump": inside exact match's transition window, per-token

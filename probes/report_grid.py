@@ -7,6 +7,7 @@ runs no model. Writes GRID/grid_report.html (self-contained: plotly.js embedded 
   `probes.icl.locate_phase_change` (the sudden-transition criteria of Olsson et al. 2022, arXiv 2209.11895, checked
   as Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004 ask); the step is the first evaluation at which the loss has
   made half of its first → last drop (`midpoint_step`). A run with no detected transition is *censored* at its last step: shown, counted, never dropped.
+  The locator is told the direction (`direction=-1`): a loss that rises (a divergence) is no drop in a phase change.
   The loss must fall ≥ PHASE_MIN_LOSS_SHARE of the chance loss ln(d_vocab) and plateau afterwards
   (`probes.icl.loss_phase_change`; issue 18: the +no-k-comp runs' 0.18–0.21-nat drops passed the relative criteria).
   Deviation, stated: metrics.jsonl holds no per-sequence losses, so no bootstrap noise floor exists here; the
@@ -14,8 +15,13 @@ runs no model. Writes GRID/grid_report.html (self-contained: plotly.js embedded 
 * Final values (last evaluation / last checkpoint): eval loss, held-out repeat loss, the Olsson ICL score (probe
   `icl`) and the top head's content-controlled induction score (probe `attention`, metric `induction`; the head
   with the highest final score, as in `probes.findings`) — the last two only for analyzed runs.
-* Every sentence is a `probes.claims.Claim` built from these numbers, each condition a `Check`; "Not supported by
-  this run" when there are fewer than GRID_MIN_SEEDS seeds, fewer than GRID_MIN_SIZES sizes (two points are always
+  The final values are *descriptive* (`final_line`: median [min–max] over seeds, no verdict, not a claim and not in
+  the family): a spread over seeds states what the runs ended at and tests nothing, so it could not fail.
+* Against size (`size_claim`): the per-size medians must change monotonically and every neighbouring difference
+  must exceed GRID_SIZE_NOISE_MULTIPLE × its noise, √(std₁² + std₂²) of the two sizes' values over seeds (never below
+  GRID_SIZE_NOISE_FLOOR); fewer than GRID_MIN_SEEDS seeds at some size leave no spread, so no verdict.
+* Every other sentence is a `probes.claims.Claim` built from these numbers, each condition a `Check`; "Not supported
+  by this run" when there are fewer than GRID_MIN_SEEDS seeds, fewer than GRID_MIN_SIZES sizes (two points are always
   monotone), or not every seed shows a transition. The family is declared (`GRID_FAMILY`) for the conformance suite.
 * Runs are grouped by preset (the run name's stem), so clamp variants of one model (`circuits.clamp`, e.g.
   `attn-only-2l+prev-token`) sit beside their baseline in every claim and figure; the run table lists each run's clamps.
@@ -47,7 +53,13 @@ from circuits.store import (
 )
 from probes.claims import Check, Claim, ClaimFamily, ClaimSpec, flag, fmt, make_claim, register_claims
 from probes.icl import loss_phase_change
-from probes.metrics import GRID_MIN_SEEDS, GRID_MIN_SIZES, GRID_PHASE_SEED_SHARE
+from probes.metrics import (
+    GRID_MIN_SEEDS,
+    GRID_MIN_SIZES,
+    GRID_PHASE_SEED_SHARE,
+    GRID_SIZE_NOISE_FLOOR,
+    GRID_SIZE_NOISE_MULTIPLE,
+)
 from probes.seeds import spread
 from probes.sweep import SWEEP_FILE
 from probes.table import read_rows, select
@@ -111,7 +123,7 @@ def summarize_run(path: Path, preset: str, seed: int) -> RunSummary:
                       drop=values[0] - values[-1])
     if len(rows) < 2:
         return dataclasses.replace(base, phase_reason="fewer than 2 evaluations")
-    change = loss_phase_change(steps, values, config.model.d_vocab)
+    change = loss_phase_change(steps, values, config.model.d_vocab, direction=-1)  # a loss must fall, never rise
     if not change.detected:
         return dataclasses.replace(base, phase_reason=change.reason)
     return dataclasses.replace(base, phase_step=midpoint_step(steps, values), phase_window=(change.start, change.end))
@@ -170,14 +182,17 @@ def phase_claim(preset: str, runs: list[RunSummary]) -> Claim:
     if len(runs) < GRID_MIN_SEEDS:
         parts.append(f"a distribution over seeds needs at least {GRID_MIN_SEEDS} seeds, this grid has {len(runs)}")
     value = float(statistics.median(detected)) if detected else float("nan")
+    drops = [r.drop for r in runs if r.drop is not None]
     return make_claim(f"grid/phase_change/{preset}", f"{preset}: the held-out repeat loss drops in a phase change "
                       f"on every seed", True, value, None, "; ".join(parts) + ".",
                       [Check("seeds", float(len(runs)), ">=", float(GRID_MIN_SEEDS)),
-                       Check("share of seeds with a transition", len(detected) / len(runs), ">=", GRID_PHASE_SEED_SHARE)])
+                       Check("share of seeds with a transition", len(detected) / len(runs), ">=", GRID_PHASE_SEED_SHARE),
+                       Check("smallest drop, first − last (nats)", min(drops, default=float("nan")), ">", 0.0)])
 
 
-def final_claim(preset: str, runs: list[RunSummary], metric: str) -> Claim:
-    """The final value of `metric` over `preset`'s seeds: median [min–max]; unsupported with < 2 seeds."""
+def final_line(preset: str, runs: list[RunSummary], metric: str) -> dict[str, Any]:
+    """The final value of `metric` over `preset`'s seeds, median [min–max], as a sentence with no verdict: {key,
+    value, sentence}. Descriptive (audit: as a claim it was "supported" on any ≥ 2 seeds, untrained ones too)."""
     values = [r.final[metric] for r in runs if r.final.get(metric) is not None]
     missing = len(runs) - len(values)
     detail = f"median {spread(values)} over {len(values)} seeds" if values else "not computed on any seed"
@@ -186,29 +201,46 @@ def final_claim(preset: str, runs: list[RunSummary], metric: str) -> Claim:
     if len(values) < GRID_MIN_SEEDS:
         detail += f"; a spread over seeds needs at least {GRID_MIN_SEEDS} seeds with a value, this preset has {len(values)}"
     value = float(statistics.median(values)) if values else float("nan")
-    return make_claim(f"grid/final/{metric}/{preset}", f"{preset}: final {FINAL_METRICS[metric]} over seeds",
-                      True, value, None, detail + ".", [Check("seeds with a value", float(len(values)), ">=", float(GRID_MIN_SEEDS))])
+    return {"key": f"grid/final/{metric}/{preset}", "value": value,
+            "sentence": f"{preset}: final {FINAL_METRICS[metric]} over seeds (descriptive, no verdict) — {detail}."}
 
 
 def size_claim(groups: dict[str, list[RunSummary]], metric: str) -> Claim:
     """Whether the median of `metric` changes monotonically with parameter count across the grid's presets."""
-    points = []
+    points, seeds = [], []
     for preset, runs in groups.items():
         values = [_value(r, metric) for r in runs if _value(r, metric) is not None]
         if values:
             points.append((runs[0].n_params, runs[0].n_layers, preset, statistics.median(values)))
+            seeds.append(values)
     label = SIZE_METRICS[metric]
     shown = " → ".join(f"{p} ({_layers(layers)}, {n:,} params) {_fmt(metric, v)}" for n, layers, p, v in points)
     sizes = len({n for n, *_ in points})
     diffs = [b[3] - a[3] for a, b in itertools.pairwise(points)]
     trend = "increasing" if diffs and all(d > 0 for d in diffs) else "decreasing" if diffs and all(d < 0 for d in diffs) else "not monotone"
     detail = f"medians by size: {shown or 'none computed'}" + (f" ({trend})" if sizes >= 2 else "")
+    fewest = min((len(v) for v in seeds), default=0)
+    sd = [statistics.stdev(v) if len(v) >= 2 else float("nan") for v in seeds]
+    noise = [max(math.hypot(a, b), GRID_SIZE_NOISE_FLOOR) if math.isfinite(a + b) else float("nan")
+             for a, b in itertools.pairwise(sd)]
+    ratios = [abs(d) / n for d, n in zip(diffs, noise, strict=True)]
+    ratio = min(ratios) if ratios and all(math.isfinite(r) for r in ratios) else float("nan")
+    if diffs:
+        detail += (f"; seeds per size {', '.join(str(len(v)) for v in seeds)}; neighbouring differences "
+                   f"{', '.join(f'{d:+.3g}' for d in diffs)} vs their noise "
+                   f"{', '.join('n/a' if not math.isfinite(n) else f'{n:.3g}' for n in noise)} (√(std₁² + std₂²) over "
+                   f"seeds, at least {GRID_SIZE_NOISE_FLOOR:g}; each must exceed {GRID_SIZE_NOISE_MULTIPLE:g}×)")
+    if fewest < GRID_MIN_SEEDS:
+        detail += f"; a spread over seeds needs at least {GRID_MIN_SEEDS} seeds at every size, the fewest has {fewest}"
     if sizes < GRID_MIN_SIZES:
         detail += f"; a trend needs at least {GRID_MIN_SIZES} model sizes, this grid has {sizes}"
-    return make_claim(f"grid/size/{metric}", f"the median {label} changes monotonically with parameter count",
+    return make_claim(f"grid/size/{metric}", f"the median {label} changes monotonically with parameter count, "
+                      f"beyond the seeds' noise",
                       True, float(points[-1][3] - points[0][3]) if len(points) >= 2 else float("nan"), None, detail + ".",
-                      [Check("model sizes", float(sizes), ">=", float(GRID_MIN_SIZES)),
-                       flag("one point per size", sizes == len(points)), flag("monotone", trend != "not monotone")])
+                      [flag(f"model sizes ≥ {GRID_MIN_SIZES}", sizes >= GRID_MIN_SIZES),
+                       flag("seeds per size (fewest)", fewest >= GRID_MIN_SEEDS),
+                       flag("one point per size", sizes == len(points)), flag("monotone", trend != "not monotone"),
+                       Check("smallest |Δ median| / noise", ratio, ">=", GRID_SIZE_NOISE_MULTIPLE)])
 
 
 def _value(run: RunSummary, metric: str) -> float | None:
@@ -224,11 +256,28 @@ def _fmt(metric: str, value: float) -> str:
 
 
 def grid_claims(runs: list[RunSummary]) -> list[Claim]:
-    """(a) phase change per preset, (b) final values per preset, (c) each metric against size."""
-    groups = by_preset(runs)
-    claims = [phase_claim(p, rs) for p, rs in groups.items()]
-    claims += [final_claim(p, rs, m) for p, rs in groups.items() for m in FINAL_METRICS]
-    return claims + [size_claim(groups, m) for m in FINAL_METRICS]
+    """The phase change per preset. The final values per preset (`final_lines`) and every trend against size
+    (`size_lines`) are descriptive, not claims."""
+    return [phase_claim(p, rs) for p, rs in by_preset(runs).items()]
+
+
+def size_lines(groups: dict[str, list[RunSummary]]) -> list[str]:
+    """Each final metric against size, as descriptive sentences with `size_claim`'s trend test in them, and the
+    phase-change step against size. No verdict: a claim needs a positive fixture, and no grid this workbench can
+    train in CI (attn-only-1l/2l/3l, 2 seeds) separates its sizes beyond the seeds' spread (2l → 3l differ by
+    ≈ 0.05 nats of repeat loss against a seed spread of ≈ 0.1), so the test is shown, not claimed."""
+    lines = []
+    for metric in FINAL_METRICS:
+        trend = size_claim(groups, metric)
+        passed = "every check passes" if trend.supported else "not every check passes"
+        lines.append(f"{SIZE_METRICS[metric][0].upper()}{SIZE_METRICS[metric][1:]} against size (descriptive, no verdict; "
+                     f"{passed}) — {trend.sentence.split(' — ', 1)[1]}")
+    return lines + [phase_size_line(groups)]
+
+
+def final_lines(runs: list[RunSummary]) -> list[dict[str, Any]]:
+    """Every preset's final values over seeds, as descriptive sentences (no verdict)."""
+    return [final_line(p, rs, m) for p, rs in by_preset(runs).items() for m in FINAL_METRICS]
 
 
 def phase_size_line(groups: dict[str, list[RunSummary]]) -> str:
@@ -320,8 +369,10 @@ def _sections(claims: list[Claim], runs: list[RunSummary]) -> str:
     for title, prefix in (("Phase change over seeds", "grid/phase_change/"), ("Final values over seeds", "grid/final/"),
                           ("Against model size", "grid/size/")):
         items = "".join(f"<li>{html.escape(c.sentence)}</li>" for c in claims if c.key.startswith(prefix))
+        if prefix == "grid/final/":
+            items += "".join(f"<li>{html.escape(line['sentence'])}</li>" for line in final_lines(runs))
         if prefix == "grid/size/":
-            items += f"<li>{html.escape(phase_size_line(by_preset(runs)))}</li>"
+            items += "".join(f"<li>{html.escape(line)}</li>" for line in size_lines(by_preset(runs)))
         out += f"<h2>{title}</h2><ul>{items}</ul>"
     return out
 
@@ -342,7 +393,7 @@ def write_grid_report(grid_dir: str | Path) -> Path:
     out = grid_dir / GRID_REPORT_FILE
     atomic_write_text(out, page)
     data = {"spec": spec, "runs": [asdict(r) | {"censored": r.censored} for r in runs],
-            "claims": [c.to_dict() for c in claims], "size_lines": [phase_size_line(groups)]}
+            "claims": [c.to_dict() for c in claims], "final_lines": final_lines(runs), "size_lines": size_lines(groups)}
     atomic_write_text(grid_dir / GRID_REPORT_DATA, json.dumps(_finite(data), indent=1, allow_nan=False))
     return out
 
@@ -357,9 +408,8 @@ def _finite(value: Any) -> Any:
 
 
 # ----- the claim family (tests/nulls_grid.py builds its evidence: lists of run summaries) ----------------------------
-_PHASE_NULLS = ("grid/flat", "grid/linear", "grid/noisy", "grid/small-drop", "grid/single-seed", "grid/no-k-comp-seeds")
+_PHASE_NULLS = ("grid/flat", "grid/linear", "grid/noisy", "grid/small-drop", "grid/single-seed", "grid/rising-loss",
+                "grid/no-k-comp-seeds")
 GRID_FAMILY = register_claims(ClaimFamily("grid", grid_claims, claims=(
     ClaimSpec("grid/phase_change/{preset}", _PHASE_NULLS, "grid/attn-only-2l-seeds"),
-    *(ClaimSpec(f"grid/final/{m}/{{preset}}", ("grid/single-seed",), "grid/attn-only-2l-seeds") for m in FINAL_METRICS),
-    *(ClaimSpec(f"grid/size/{m}", ("grid/single-seed", "grid/two-sizes"), "grid/sizes") for m in FINAL_METRICS),
 )))

@@ -26,6 +26,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from probes.icl import robust_noise
 from probes.metrics import STAGE_FLAT_FRACTION, STAGE_SLOPE_Z
 
 LENGTHSCALES = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0)  # log-step units (Hoogland's lower bound 0.5)
@@ -62,14 +63,24 @@ def _log_marginal(x: Tensor, y: Tensor, lengthscale: float, signal: float, noise
     return float(value), alpha, chol
 
 
+def noise_floor(values: list[float]) -> float:
+    """The observation noise of λ̂ estimated from the curve's residuals: `probes.icl.robust_noise` (the MAD of
+    successive differences / √2; a transition's few large differences do not move the median)."""
+    return robust_noise(values) if len(values) >= 3 else 0.0
+
+
 def fit_gp(steps: list[int], values: list[float]) -> GPFit:
-    """The RBF Gaussian process on log(step + 1) with the best marginal likelihood over the grid."""
+    """The RBF Gaussian process on log(step + 1) with the best marginal likelihood over the grid; σ_n is at least the
+    noise floor estimated from the residuals (`noise_floor`, standardised): the fit may not explain the noise of one
+    checkpoint as structure (issue 18: a one-checkpoint blip made a stage boundary)."""
     x = torch.log1p(torch.tensor(steps, dtype=torch.float64))
     raw = torch.tensor(values, dtype=torch.float64)
     mean, scale = float(raw.mean()), float(raw.std()) or 1.0
     y = (raw - mean) / scale
+    floor = noise_floor([float(v) for v in values]) / scale
+    noises = sorted({max(sn, floor) for sn in NOISES})
     best: GPFit | None = None
-    for ell, sf, sn in itertools.product(LENGTHSCALES, SIGNALS, NOISES):
+    for ell, sf, sn in itertools.product(LENGTHSCALES, SIGNALS, noises):
         value, alpha, chol = _log_marginal(x, y, ell, sf, sn)
         if best is None or value > best.log_marginal:
             best = GPFit(x, alpha, chol, ell, sf, sn, value, mean, scale)

@@ -5,6 +5,10 @@ metrics.jsonl whose held-out repeat loss follows a chosen curve, 3 seeds each, e
 - `grid/flat` (ln 128 + noise of std 0.01), `grid/linear` (ln 128 → 0.7, a ramp over all of training),
   `grid/noisy` (ln 128 + noise of std 0.3), `grid/small-drop` (a noiseless sigmoid fall of 0.18–0.21 nats at step
   272: what the +no-k-comp runs showed, and what the old locator called a phase change on every seed);
+- `grid/rising-loss` (the loss *rises* 1.4–1.6 nats in a sigmoid at steps 1400–1600 on 3 seeds: a divergence, which
+  the direction-blind locator called "a drop in a phase change" on every seed);
+- `grid/noisy-sizes` (attn-only-1l, -2l, -3l, 2 identical seeds each, flat at ln 128 + 0.001 / 0.002 / 0.003: a
+  "monotone" trend of 0.001 nats, within any noise);
 - `grid/single-seed` (one seed with a real 4-nat transition: no distribution over seeds);
 - `grid/two-sizes` (two presets, attn-only-1l and attn-only-2l configs, two seeds each: a line through two points is
   always monotone);
@@ -78,6 +82,18 @@ def noisy(root: Path) -> list[RunSummary]:
 @fixture("grid/small-drop", FAMILY)
 def small_drop(root: Path) -> list[RunSummary]:
     return synthetic({"attn-only-2l": [_sigmoid(d, 272) for d in (0.18, 0.2, 0.21)]})
+
+
+@fixture("grid/rising-loss", FAMILY)
+def rising_loss(root: Path) -> list[RunSummary]:
+    up = lambda d, at: [CHANCE + d / (1 + math.exp(-(s - at) / 30)) for s in STEPS]  # noqa: E731
+    return synthetic({"attn-only-2l": [up(1.5, 1500), up(1.6, 1400), up(1.4, 1600)]})
+
+
+@fixture("grid/noisy-sizes", FAMILY)
+def noisy_sizes(root: Path) -> list[RunSummary]:
+    return synthetic({name: [[CHANCE + off] * len(STEPS)] * 2 for name, off in
+                      (("attn-only-1l", 0.001), ("attn-only-2l", 0.002), ("attn-only-3l", 0.003))})
 
 
 @fixture("grid/single-seed", FAMILY)

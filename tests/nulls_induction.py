@@ -4,6 +4,8 @@ Evidence: a `probes.findings.InductionEvidence` (a run's tidy table through the 
 
 Nulls (every induction claim must say "not supported", or not be stated):
 - `induction/untrained` (fast): attn-only-2l's initialisation written at three steps, the default probes.
+- `induction/untrained-planted-partner` (fast): the untrained table with head 0.1's previous-token score set to 0.9
+  and its K-composition into 1.0 tripled — a "partner" of a head that is no induction head (score 0.1).
 - `induction/positional-impostor` (fast): hand-built heads at fixed offsets (1, and P − 1 of held-out periods) that
   copy what they attend to — induction from positions alone, which the content control removes.
 - `induction/bag-of-context` (fast): every head attends uniformly to earlier tokens and one copies them — it lowers
@@ -62,6 +64,22 @@ def _scaled(state: dict) -> dict:
 def untrained(root: Path) -> InductionEvidence:
     config = replace(preset("attn-only-2l"), preset="attn-only-2l-untrained")
     return _evidence(written_run(root, "induction-untrained", config, untrained_weights(config), STATIC_STEPS), None)
+
+
+@fixture("induction/untrained-planted-partner", FAMILY)
+def untrained_planted_partner(root: Path) -> InductionEvidence:
+    evidence = untrained(root)
+    rows = []
+    for r in evidence.table:
+        head, r = (r["layer"], r["head"]), dict(r)
+        if r["probe"] == "attention" and r["metric"] == "induction" and head == (1, 0):
+            r["value"] = 0.1  # far below INDUCTION_THRESHOLD: no induction head
+        elif r["probe"] == "attention" and r["metric"] == "previous_token" and head == (0, 1):
+            r["value"] = 0.9
+        elif r["probe"] == "weights" and r["metric"] == "k_composition/from/0.1" and head == (1, 0):
+            r["value"] *= 3
+        rows.append(r)
+    return InductionEvidence(rows, evidence.native, evidence.clamps)
 
 
 @fixture("induction/positional-impostor", FAMILY)

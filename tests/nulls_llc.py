@@ -5,7 +5,11 @@ Evidence: a tidy table with llc rows (and attention rows, whose top induction he
 - `llc/featureless`, `llc/linear`, `llc/flat-noisy`, `llc/boundaries-everywhere` (fast, synthetic curves over the
   default run's checkpoint grid, with an induction head forming at steps 429–714): λ̂ = 5 + 3·log(1 + t) + noise (no
   stage of its own; today's stage claim said "supported" on 100 of 100), λ̂ = 5 + 0.01·t (a trend), λ̂ = 5 + noise
-  whose chains spread as much as the noise, and λ̂ oscillating in log-steps (a stage boundary every ≈ 0.5 log-steps).
+  whose chains spread as much as the noise, and λ̂ oscillating in log-steps (a stage boundary every ≈ 1 log-step).
+- `llc/flat-noisy-tight-chains`, `llc/blip` (fast, issue 18 audit): the flat noisy curve with chain std 0.028 (the
+  chains agree; the curve scatters 10× more: the chains' std alone made it rise, stage_boundary 6/20, rises 8/20
+  over seeds), and the same curve + 3.0 at step 714 only (a one-checkpoint blip at the window's end: phase_change and
+  stage_boundary said "supported").
 - `llc/diverging-chains` (fast): real SGLD on a tiny model at a step size 300× the default: the chains blow up.
 - `llc/untrained` (slow): the attn-only-2l initialisation written at 3 steps, through the attention and llc probes
   (small LLC settings): nothing happens.
@@ -94,9 +98,29 @@ def flat_noisy(root: Path) -> list[dict]:
     return curve_table(lambda s: 5 + noise[s], spread=0.37)  # chain std 0.3: the chains disagree as the curve does
 
 
+def flat_tight_curve(seed: int = 1) -> Callable[[int], float]:
+    noise = _noise(0.3, seed=seed)
+    return lambda s: 5 + noise[s]
+
+
+def blip_curve(seed: int = 1, step: int = 714, height: float = 3.0) -> Callable[[int], float]:
+    flat = flat_tight_curve(seed)
+    return lambda s: flat(s) + (height if s == step else 0.0)
+
+
+@fixture("llc/flat-noisy-tight-chains", FAMILY)
+def flat_noisy_tight_chains(root: Path) -> list[dict]:
+    return curve_table(flat_tight_curve())  # chain std 0.028, the curve's scatter 0.3
+
+
+@fixture("llc/blip", FAMILY)
+def blip(root: Path) -> list[dict]:
+    return curve_table(blip_curve())
+
+
 @fixture("llc/boundaries-everywhere", FAMILY)
 def boundaries_everywhere(root: Path) -> list[dict]:
-    return curve_table(lambda s: 10 + 3 * math.sin(6 * math.log1p(s)))
+    return curve_table(lambda s: 10 + 3 * math.sin(3 * math.log1p(s)))  # sin(6x) is under-sampled: noise to the GP
 
 
 @fixture("llc/diverging-chains", FAMILY)

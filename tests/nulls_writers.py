@@ -56,18 +56,24 @@ def writers_table(store: RunStore, steps: list[int]) -> list[dict]:
     return run_sweep(store, probes=PROBES, steps=steps, progress=False)
 
 
+PLANTED_CHECKPOINTS = 3  # WRITER_MIN_HOLD_CHECKPOINTS: a class must be held this long to count as formed
+
+
 def planted_run(root: Path, trained: RunStore, table: list[dict]) -> RunStore:
-    """The trained run's first checkpoint, and its last with a negated copy of its top writer planted."""
-    first, last = trained.steps()[0], trained.steps()[-1]
-    writer, target = planted_heads(table, last)
-    config = replace(trained.config(), preset="fv-planted-canceller")
+    """The trained run's first checkpoint, and its last PLANTED_CHECKPOINTS checkpoints each with a negated copy of its
+    top writer (chosen at the last checkpoint) planted into the same head. (Audit of null inputs: with the canceller at
+    the final checkpoint only, the onset claims rested on one checkpoint; "fv-planted-canceller", that 2-checkpoint
+    run, is kept as it was for other readers of the shared store.)"""
+    first, planted = trained.steps()[0], trained.steps()[-PLANTED_CHECKPOINTS:]
+    writer, target = planted_heads(table, planted[-1])
+    config = replace(trained.config(), preset="fv-planted-canceller-3")
     d_head = config.model.d_head
 
     def weights(step: int) -> dict:
         state = trained.load_weights(step)
-        return with_negated_copy(state, writer, target, d_head) if step == last else state
+        return with_negated_copy(state, writer, target, d_head) if step in planted else state
 
-    return written_run(root, "fv-planted-canceller", config, weights, [first, last])
+    return written_run(root, "fv-planted-canceller-3", config, weights, [first, *planted])
 
 
 def _fv(root: Path) -> RunStore:
@@ -106,3 +112,26 @@ def flat_trained(root: Path) -> list[dict]:
 @fixture("writers/flat-planted", FAMILY, slow=True)
 def flat_planted(root: Path) -> list[dict]:
     return flat_final(planted(root))
+
+
+@fixture("writers/injection-table", FAMILY)
+def injection_table(root: Path) -> list[dict]:
+    """A hand-made writers table on which the writers' FV lifts zero-shot accuracy 0.10 → 0.40 and beats every one of
+    35 same-size outside sets (rank p 1/36 ≤ ABLATION_RANK_P). ▸ A table written to pass, not a trained run: in the
+    `fv` preset's 8 heads a 1-head writer set has 7 same-size outside sets, so the exact rank p is ≥ 1/8 and no run of
+    our size can support `writers/fv_injection` (audit: it compared with the sets' mean)."""
+    steps, rows = [0, 100, 200, 300], []
+    row = lambda step, metric, value, layer=None, head=None: dict(  # noqa: E731
+        step=step, tokens=step, layer=layer, head=head, probe=FAMILY, metric=metric, value=float(value))
+    for i, step in enumerate(steps):
+        writer = i >= 1
+        rows += [row(step, "class", float(writer), 1, 0), row(step, "writer_tasks", 9.0 * writer, 1, 0),
+                 row(step, "canceller_tasks", 0.0, 1, 0)]
+        rows += [row(step, m, 0.0, 1, h) for h in (1, 2, 3) for m in ("class", "writer_tasks", "canceller_tasks")]
+        rows += [row(step, "writers", float(writer)), row(step, "cancellers", 0.0),
+                 row(step, "task/perm_0/writers", float(writer)), row(step, "task/perm_0/cancellers", 0.0)]
+    last = {"set_size/writers": 1, "set_size/todd": 3, "fv_layer": 0, "no_fv_zero_shot_accuracy": 0.1,
+            "fv_zero_shot_accuracy/writers": 0.4, "fv_zero_shot_accuracy/todd": 0.5,
+            "fv_zero_shot_accuracy/random_writers/mean": 0.2, "fv_zero_shot_accuracy/random_writers/max": 0.3,
+            "fv_zero_shot_accuracy/random_writers/sets": 35, "fv_zero_shot_accuracy/random_writers/beaten_share": 1.0}
+    return rows + [row(steps[-1], m, v) for m, v in last.items()]

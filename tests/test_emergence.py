@@ -17,6 +17,7 @@ from probes.emergence import (
     edit_distance,
     error_correlation,
     independence_sentence,
+    manufactured_claim,
     manufactured_sentence,
     mechanism_sentence,
     per_sequence,
@@ -121,6 +122,33 @@ def test_manufactured_sentence_flips_when_p_jumps_with_exact_match():
     together = [x**5 for x in JUMP]  # EM's window is p's own jump: a real change, not made by the metric
     assert NOT_SUPPORTED in manufactured_sentence("run", _rows(JUMP, em=together), "exact_match", "ctl", _rows(FLAT))
     assert NOT_SUPPORTED in manufactured_sentence("ctl", _rows(FLAT), "exact_match", "ctl", _rows(FLAT))
+
+
+def test_a_tiny_exact_match_rise_with_no_noise_rows_is_no_metric_jump():
+    """Issue 18 audit: exact match 0.000 → 0.004 on p ≈ 0.01 with noise/exact_match 0 (or missing) was "the metric
+    makes the jump": the floor was ≈ 0 and the locator asked for no minimum change."""
+    tiny = [0, 0, 0, 0, 0, 0.001, 0.004, 0.004, 0.004, 0.004, 0.004]
+    for noise in (0.0, None, 0.001):
+        rows = _rows(FLAT, em=tiny)
+        for r in rows:
+            if noise is None:
+                r.pop("noise/exact_match")
+            else:
+                r["noise/exact_match"] = noise
+        claim = manufactured_claim("run", rows, "exact_match", "ctl", _rows(FLAT))
+        assert not claim.supported, (noise, claim.sentence)
+        if noise:  # measured: judged, with the locator's checks in the claim
+            assert any(k.name == "|change| / scale" and not k.passed for k in claim.checks), claim.sentence
+        else:
+            assert "no verdict" in claim.sentence
+
+
+def test_a_size_jump_with_no_rise_of_p_shows_no_infinite_margin():
+    rows = [{"d_model": d, "L_full": 20, "top1_accuracy": 0.5, "exact_match_full": e, "independent_match_full": 0.5**20,
+             "log_prob": math.log(0.5), "edit_distance_full": 10.0, "noise/exact_match_full": 0.01}
+            for d, e in ((16, 0.0), (32, 0.0), (64, 0.5), (128, 0.5))]
+    claim = size_claim(rows)
+    assert "inf" not in claim.sentence and not any(math.isinf(k.value) for k in claim.checks)
 
 
 def test_independence_sentence_flips_with_the_correlation():

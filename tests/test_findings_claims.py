@@ -117,3 +117,35 @@ def test_the_partner_claim_is_not_stated_when_a_clamp_blocks_k_composition():
 def test_the_phase_claim_states_every_locator_criterion():
     claim = claims(table())["induction/phase_change"]
     assert {"|change| / scale", "|change| / noise floor", "plateau checkpoints"} <= {c.name for c in claim.checks}
+
+
+# ---- audit: verdicts that said "supported" on null inputs ----------------------------------------------------------
+def test_a_falling_induction_score_is_no_phase_change():
+    """The locator used |change|: a top head whose score falls 0.9 → 0.55 (a series starting at a trained
+    revision, fixed noise floor) was "a sudden transition" of the induction score."""
+    rows = [dict(r, value=0.9 if r["step"] <= 1000 else 0.55) if (r["metric"], r["layer"], r["head"]) ==
+            ("induction", 1, 0) else r for r in table()]
+    claim = claims(rows, native=False)["induction/phase_change"]
+    assert not claim.supported, claim.sentence
+    assert any(c.name == "change in the required direction" and not c.passed for c in claim.checks)
+
+
+def test_the_partner_claim_needs_an_induction_head():
+    """Untrained rows with a tripled K-composition passed: nothing asked whether the top head is an induction head."""
+    rows = [dict(r, value=0.1 if r["value"] == 0.9 else r["value"]) if (r["metric"], r["layer"], r["head"]) ==
+            ("induction", 1, 0) else r for r in table(weights=True)]
+    claim = claims(rows)["circuit/previous_token_partner"]
+    assert not claim.supported, claim.sentence
+    check = next(c for c in claim.checks if c.name == "top head's controlled induction score")
+    assert not check.passed and check.threshold == 0.5
+    assert claims(table(weights=True))["circuit/previous_token_partner"].supported
+
+
+def test_no_comparison_sets_fails_a_flag_with_margin_minus_one():
+    """It showed "rank-test p nan (margin +nan)"."""
+    rows = table(controls=controls([(1, 0)], 3.0, []) + [
+        _row(0, "induction_controls", f"set/{m}", v) for m, v in (("loss", 0.5), ("icl_score", 1.0), ("repeat_loss", 3.0))])
+    claim = claims(rows)["ablation/induction_heads"]
+    assert not claim.supported and claim.margin == -1.0
+    assert any(c.name == "comparison sets exist" and not c.passed for c in claim.checks)
+    assert "no same-size head set is left outside the circuit" in claim.sentence and "+nan" not in claim.sentence

@@ -1,5 +1,8 @@
 """The FV claims are computed from the table: synthetic tables that contradict each claim change its sentence."""
+import math
+
 import pytest
+import torch
 
 from probes.claims import NOT_SUPPORTED, fmt
 from probes.fv_transition import onset, transition_analysis
@@ -166,3 +169,81 @@ def test_the_report_section_is_drawn_for_a_model_too_small_for_the_controls():
     table = [r for r in fv_table() if not r["metric"].startswith(("random_heads_fv", "ablate_random"))]
     lines, figures, _ = fv_section(table + [row(STEPS[-1], "fv", "random_heads_fv_zero_shot_accuracy/sets", 0.0)])
     assert len(figures) == 5 and any("0 same-size head sets" in line for line in lines)
+
+
+# ---- audit of null inputs: verdicts that said "supported" on nulls ------------------------------------------------
+def _sigmoid_table(**kw):
+    import math
+
+    import nulls_fv as NF
+
+    steps, saved = list(range(0, 1201, 10)), NF.STEPS
+    sg = lambda t: 1 / (1 + math.exp(-(t - 600) / 30))  # noqa: E731
+    z = [0.0] * len(steps)
+    NF.STEPS = steps
+    try:
+        return NF.transition_table({(1, 0): [0.8 * sg(t) for t in steps], (0, 0): z, (1, 1): z},
+                                   {(1, 0): [0.05 * sg(t) for t in steps], (0, 0): z, (1, 1): z}, **kw)
+    finally:
+        NF.STEPS = saved
+
+
+def test_identical_sigmoids_for_induction_and_aie_do_not_order_them():
+    """Audit: the onset was floor + 0.5·(peak − floor) with different floors: identical sigmoids 20 steps apart."""
+    from probes.claims import CLAIM_FAMILIES, load_families
+
+    load_families()
+    order = {c.key: c for c in CLAIM_FAMILIES["fv"].evaluate(_sigmoid_table(se=0.001))}["fv/order"]
+    assert not order.supported, order.sentence
+    t = transition_analysis(_sigmoid_table(se=0.001))
+    assert t.induction_onset == t.fv_onset == 600
+
+
+def test_the_order_needs_two_checkpoint_intervals():
+    late = {**AIE, (1, 0): [0.0, 0.0, 0.0, 0.0, 0.3, 0.3], (1, 1): [0.0, 0.0, 0.0, 0.0, 0.2, 0.2]}
+    early = {**INDUCTION, (1, 0): [0.0, 0.0, 0.8, 0.5, 0.3, 0.2], (1, 1): [0.0, 0.0, 0.0, 0.9, 0.9, 0.9]}
+    assert claims(fv_table(induction=early, aie=late))["fv/order"].supported  # onsets 200 and 400: 2 intervals
+    one = {**INDUCTION, (1, 0): [0.0, 0.0, 0.0, 0.8, 0.3, 0.2], (1, 1): [0.0, 0.0, 0.0, 0.9, 0.9, 0.9]}
+    assert not claims(fv_table(induction=one, aie=late))["fv/order"].supported  # 300 and 400: one interval
+
+
+def _many_heads_table(best_z: float, se: float = 0.01):
+    """12 × 12 heads, AIE 0 but one head at best_z standard errors."""
+    aie = {(l, h): [0.0] * 6 for l in range(12) for h in range(12)}
+    aie[(1, 0)] = [0.0] * 5 + [best_z * se]
+    induction = {k: [0.0] * 6 for k in aie}
+    return fv_table(induction=induction, aie=aie, se=se)
+
+
+def test_the_best_of_144_heads_needs_a_bonferroni_z():
+    """Audit: 144 heads of pure noise (AIE ~ N(0, 0.01), SE 0.01) cleared a fixed 3 SE on 17% of draws."""
+    assert not claims(_many_heads_table(3.2))["fv/heads"].supported
+    assert claims(_many_heads_table(4.0))["fv/heads"].supported
+    from probes.fv_transition import bonferroni_z
+
+    assert 3.3 < bonferroni_z(144) < 3.5 and bonferroni_z(8) < 3.0
+    gen, passed = torch.Generator().manual_seed(0), 0
+    for _ in range(200):
+        noise = (torch.randn(144, generator=gen) * 0.01).tolist()
+        aie = {(l, h): [0.0] * 5 + [noise[12 * l + h]] for l in range(12) for h in range(12)}
+        table = fv_table(induction={k: [0.0] * 6 for k in aie}, aie=aie, se=0.01)
+        passed += claims(table)["fv/heads"].supported
+    assert passed <= 16, passed  # ≈ 5% (FV_HEADS_FWER); a fixed 3 SE: ≈ 17%
+
+
+def test_a_zero_or_nan_standard_error_gives_no_infinite_margin():
+    from probes.fv_transition import _ratio
+
+    assert math.isnan(_ratio(0.3, float("nan"))) and math.isnan(_ratio(float("nan"), 0.1))
+    assert math.isfinite(_ratio(0.3, 0.0)) and _ratio(0.3, 0.0) > 1e3 and _ratio(0.0, 0.0) == 0.0
+    for se in (0.0, float("nan")):
+        found = claims(fv_table(se=se))
+        bad = [c.sentence for c in found.values() if "margin +inf" in c.sentence or "margin -inf" in c.sentence]
+        assert not bad, bad
+    assert not claims(fv_table(se=float("nan")))["fv/heads"].supported
+
+
+def test_the_injection_needs_a_margin_over_the_best_baseline():
+    assert not claims(fv_table(finals={"fv_zero_shot_accuracy": 0.32, "random_heads_fv_zero_shot_accuracy/max": 0.31}
+                               ))["fv/injection"].supported
+    assert claims(fv_table())["fv/injection"].supported

@@ -311,3 +311,16 @@ def test_the_grokking_preset_memorises_then_generalises_with_nandas_progress_mea
     assert m.key_frequency_steps == [grokking_run.steps()[-1]] and m.key_frequencies
     page, summary = report(grokking_run)
     assert page.exists() and summary[: len(m.claims)] == [c.sentence for c in m.claims]
+
+
+def test_a_test_accuracy_one_evaluation_behind_train_is_no_memorisation_phase():
+    """Issue 18 audit: test accuracy following train accuracy one evaluation behind was "memorises first"."""
+    table = synthetic_table(True)
+    train = {r["step"]: r["value"] for r in table if r["metric"] == "train_accuracy"}
+    steps = sorted(train)
+    behind = {s: (train[steps[i - 1]] if i else 0.0) for i, s in enumerate(steps)}
+    table = [dict(r, value=behind[r["step"]]) if r["metric"] == "test_accuracy" else r for r in table]
+    claims = {c.key: c for c in grokking_measures(table, [], control_table=NO_DECAY).claims}
+    assert not claims["grokking/memorisation"].supported, claims["grokking/memorisation"].sentence
+    assert {c.key: c for c in grokking_measures(synthetic_table(True), [], control_table=NO_DECAY).claims}[
+        "grokking/memorisation"].supported

@@ -163,3 +163,40 @@ def test_bag_of_context_baseline_is_uniform_without_repeats_and_learns_from_coun
     periodic = torch.cat([torch.zeros(1, 1, dtype=torch.long), torch.tensor([5, 6, 7, 8]).repeat(16).view(1, 64)[:, :63]], dim=1)
     losses = bag_of_context_losses(periodic, 128)
     assert losses[-10:].max() < math.log(4) + 0.1 and losses[0] > 4.0
+
+
+# ---- audit: direction and non-finite scale / noise -----------------------------------------------------------------
+def _rising(steps, rise=1.5, at=1500, width=30.0):
+    return [math.log(128) + rise / (1 + math.exp(-(s - at) / width)) for s in steps]
+
+
+def test_locator_checks_the_required_direction():
+    """A loss that rises was "a drop in a phase change": the locator used |change| only."""
+    steps, chance = list(range(0, 3001, 50)), math.log(128)
+    up = _rising(steps)
+    assert locate_phase_change(steps, up, scale=chance, min_change=0.25).detected  # direction None: either way
+    falling_required = locate_phase_change(steps, up, scale=chance, min_change=0.25, direction=-1)
+    assert not falling_required.detected and "rises" in falling_required.reason
+    from probes.icl import phase_checks
+
+    signed = next(k for k in phase_checks(falling_required) if k.name == "change in the required direction")
+    assert not signed.passed and signed.margin < 0
+    assert locate_phase_change(steps, up, scale=chance, min_change=0.25, direction=+1).detected
+    down = [2 * chance - v for v in up]
+    assert locate_phase_change(steps, down, scale=chance, min_change=0.25, direction=-1).detected
+
+
+def test_locator_with_a_nan_scale_or_noise_detects_nothing():
+    """_ratio(a, NaN) was 1e9 (the minimum change passed) and max(robust, NaN) dropped a NaN noise floor."""
+    steps = [0, 100, 200, 300, 400, 500, 600]
+    values = [3.0, 3.0, 3.0, 2.95, 2.95, 2.95, 2.95]
+    nan_scale = locate_phase_change(steps, values, scale=float("nan"), min_change=0.25)
+    assert not nan_scale.detected and "scale" in nan_scale.reason and "not finite" in nan_scale.reason
+    from probes.icl import phase_checks
+
+    assert not phase_checks(nan_scale)[0].passed
+    nan_noise = locate_phase_change(steps, values, noise=float("nan"))
+    assert not nan_noise.detected and "noise" in nan_noise.reason and "not finite" in nan_noise.reason
+    inf_noise = locate_phase_change(steps, values, noise=float("inf"))
+    assert not inf_noise.detected
+    assert locate_phase_change(steps, values).detected  # the same series with finite floors: a (tiny) step

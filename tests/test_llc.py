@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 from builders import tiny_config
-from nulls_llc import llc_rows
+from nulls_llc import blip_curve, curve_table, flat_tight_curve, llc_rows
 
 from circuits.errors import WorkbenchError
 from circuits.model import FastTransformer
@@ -290,9 +290,27 @@ def test_a_linear_curve_does_not_rise_across_the_phase_change():
 def test_a_boundary_in_the_window_is_not_enough_when_boundaries_are_everywhere():
     """Before: llc/stage_boundary computed its control (the chance a boundary falls in such a window) and ignored it.
     λ̂ oscillating in log-steps has a boundary every ≈ 0.5 log-steps: one falls inside any window."""
-    claim = _by_key(_table(lambda x: 10 + 3 * math.sin(6 * x)))["llc/stage_boundary"]
+    claim = _by_key(_table(lambda x: 10 + 3 * math.sin(3 * x)))["llc/stage_boundary"]  # sin(6x): noise to the GP now
     chance = next(c for c in claim.checks if c.name == "share of same-width windows elsewhere holding a boundary")
     assert chance.value > 0.5 and not claim.supported, claim.sentence
+
+
+def test_a_one_checkpoint_blip_at_the_windows_end_is_no_phase_change_and_no_stage_boundary():
+    """Issue 18 audit: + 3.0 at step 714 only (the window's end) on a flat noisy λ̂ made llc/phase_change and
+    llc/stage_boundary "supported"; λ̂ falls back after the window (no plateau) and one checkpoint is noise to the GP."""
+    claims = {c.key: c for c in llc_claims(curve_table(blip_curve()))[0]}
+    assert not claims["llc/phase_change"].supported
+    assert not claims["llc/stage_boundary"].supported
+    held = next(k for k in claims["llc/phase_change"].checks if k.name.startswith("least share"))
+    assert not held.passed and "held over" in claims["llc/phase_change"].sentence
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_flat_noisy_curve_with_tight_chains_neither_rises_nor_has_stages_at_the_window(seed):
+    """Issue 18 audit: λ̂ = 5 + N(0, 0.3) with chain std 0.028: the chains' std alone is no noise floor for the curve."""
+    claims = {c.key: c for c in llc_claims(curve_table(flat_tight_curve(seed)))[0]}
+    for key in ("llc/rises", "llc/phase_change", "llc/stage_boundary", "llc/stage_of_phase_change"):
+        assert not claims[key].supported, (key, claims[key].sentence)
 
 
 def test_every_llc_threshold_lives_in_the_thresholds_module():

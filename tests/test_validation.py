@@ -22,3 +22,14 @@ def test_verdict_table_counts_supporting_and_stating_runs():
     yes = make_claim("a", "x", True, 1.0, None, "", [Check("s", 1.0, ">", 0.0)])
     no = make_claim("a", "x", True, -1.0, None, "", [Check("s", -1.0, ">", 0.0)])
     assert verdict_table({"r0": _saved(yes), "r1": _saved(no), "r2": []}) == {"a": (1, 2)}
+
+
+def test_a_check_on_a_non_finite_value_fails_and_says_so():
+    from probes.claims import Check
+
+    for value in (float("inf"), float("nan")):
+        check = Check("ratio", value, ">=", 3.0)
+        assert not check.passed and check.margin != check.margin and "fails" in check.describe()
+    claim = make_claim("k", "x", True, 1.0, None, "", [Check("ratio", float("inf"), ">=", 3.0), flag("ok", True)])
+    assert not claim.supported and "margin +inf" not in claim.sentence and "fails" in claim.sentence
+    assert Check("s", 0.2, ">=", 0.5).describe().endswith("fails)")

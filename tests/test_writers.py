@@ -208,7 +208,7 @@ def _table(classes: dict[tuple[int, int], list[int]], with_cancellers: bool = Tr
                     "ablate/zero/writers/logprob_change": -1.0, "ablate/zero/writers/logprob_ci_low": -1.4,
                     "ablate/zero/writers/logprob_ci_high": -0.6, "ablate/zero/writers/loss_change": 1.0,
                     "fv_zero_shot_accuracy/random_writers/mean": 0.2, "fv_zero_shot_accuracy/random_writers/max": 0.3,
-                    "fv_zero_shot_accuracy/random_writers/sets": 7, "fv_zero_shot_accuracy/random_writers/beaten_share": 1.0}
+                    "fv_zero_shot_accuracy/random_writers/sets": 35, "fv_zero_shot_accuracy/random_writers/beaten_share": 1.0}
             if with_cancellers:
                 last |= {"todd_topk/canceller_share": 0.0, "fv_zero_shot_accuracy/cancellers": 0.05,
                          "ablate/zero/cancellers/correct_logit_change": 0.2, "ablate/mean/cancellers/correct_logit_change": 0.1,
@@ -248,14 +248,14 @@ def test_the_canceller_phase_is_described_with_no_verdict():
 def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_canceller_is_no_phase():
     from probes.writer_dynamics import writer_dynamics
 
-    table = _table({(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, 0, -1, -1]})
-    d = writer_dynamics(table, transition=(100, 400))
+    table = _table({(1, 0): [0, 0, 1, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]})
+    d = writer_dynamics(table, transition=(100, 300))
     claims = {c.key: c for c in d.claims}
-    assert d.writer_onset == 300 and d.canceller_onset == 500 and d.order == "after"
+    assert d.writer_onset == 200 and d.canceller_onset == 400 and d.order == "after"
     assert claims["writers/order"].supported and "cancellers come after writers (2 checkpoints later" in claims["writers/order"].sentence
     assert claims["writers/ablation"].supported and claims["writers/todd_misses_cancellers"].supported
     assert "with a canceller head: none" in d.notes[0]  # the canceller forms after the FV onset
-    flat = {c.key: c for c in writer_dynamics(_table({(1, 0): [1] * 7, (1, 1): [-1] * 7}), transition=(100, 400)).claims}
+    flat = {c.key: c for c in writer_dynamics(_table({(1, 0): [1] * 7, (1, 1): [-1] * 7}), transition=(100, 300)).claims}
     assert not flat["writers/order"].supported and not flat["writers/onsets"].supported  # there from the start: not formed
 
 
@@ -282,7 +282,7 @@ def test_each_writer_claim_fails_on_numbers_that_contradict_it():
     no FV but not random same-size sets, a Todd share below the writers' but at chance, pairs without a head set."""
     from probes.writer_dynamics import writer_dynamics
 
-    classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, 0, -1, -1], (0, 0): [0] * 7, (0, 1): [0] * 7}
+    classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1], (0, 0): [0] * 7, (0, 1): [0] * 7}
     claims = lambda **kw: {c.key: c for c in writer_dynamics(_table(classes, **kw), transition=(100, 400)).claims}  # noqa: E731
     base = claims()
     assert all(base[k].supported for k in ("writers/ablation", "writers/fv_injection", "writers/todd_misses_cancellers",
@@ -291,7 +291,7 @@ def test_each_writer_claim_fails_on_numbers_that_contradict_it():
     assert not claims(**{"ablate/zero/cancellers/logprob_ci_low": -0.05})["writers/ablation"].supported  # CI holds 0
     assert not claims(**{"ablate/zero/cancellers/logprob_change": 0.08, "ablate/zero/cancellers/logprob_ci_low": 0.06}
                       )["writers/ablation"].supported  # below Wang's 0.10 nats
-    assert not claims(**{"fv_zero_shot_accuracy/random_writers/mean": 0.45})["writers/fv_injection"].supported
+    assert not claims(**{"fv_zero_shot_accuracy/random_writers/beaten_share": 0.9})["writers/fv_injection"].supported
     assert not claims(**{"todd_topk/canceller_share": 0.8, "todd_topk/writer_share": 1.0})["writers/todd_misses_cancellers"].supported
     one_pair = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0] * 7, **{(0, h): [0] * 7 for h in range(2)}}
     table = _table(one_pair) + [_row(600, f"task/perm_{i}/{k}", float(2 <= i <= 4 if k == "writers" else i == 1))
@@ -363,3 +363,52 @@ def test_a_canceller_built_into_the_trained_model_is_found_exactly(fv_run, fv_wr
     assert len(written) >= writer_tasks[writer] and cancelled == written, (written, cancelled)
     assert all((t.classes == CANCELLER).sum() == (t.task in cancelled) for t in tasks)
 
+
+
+# ---- audit of null inputs: verdicts that said "supported" on nulls ------------------------------------------------
+def test_a_head_classed_at_initialisation_does_not_form_after_one_flicker():
+    """Audit (/tmp/audit/t10.py): a writer and a canceller at step 0, each absent at one checkpoint, then back: the
+    onset was the start of the last unbroken run, so both claims said "supported"."""
+    from probes.writer_dynamics import writer_dynamics
+
+    table = _table({(1, 0): [1, 1, 0, 1, 1, 1, 1], (1, 1): [-1, 0, -1, -1, -1, -1, -1], (1, 2): [0] * 7})
+    claims = {c.key: c for c in writer_dynamics(table, transition=(100, 300)).claims}
+    assert not claims["writers/onsets"].supported and not claims["writers/order"].supported
+
+
+def test_a_class_must_be_held_for_three_checkpoints_or_every_one_after_the_first():
+    from probes.writer_dynamics import formed_onset, required_hold
+
+    series = lambda *values: [(step, float(v)) for step, v in enumerate(values)]  # noqa: E731
+    assert formed_onset(series(0, 0, 0, 0, 1, 1), 1) is None  # held 2 < 3
+    assert formed_onset(series(0, 0, 0, 1, 1, 1), 1) == 3
+    assert formed_onset(series(1, 0, 0, 1, 1, 1), 1) is None  # there at initialisation
+    assert formed_onset(series(0, 1, 1), 1) == 1 and formed_onset(series(0, 0, 1), 1) is None  # 3 checkpoints: hold 2
+    assert formed_onset(series(0, 1), 1) == 1 and required_hold(2) == 1 and required_hold(40) == 3
+    from probes.writer_dynamics import writer_dynamics
+
+    late = _table({(1, 0): [0, 0, 0, 0, 0, 1, 1], (1, 1): [0, 0, 0, 0, 0, -1, -1]})
+    claims = {c.key: c for c in writer_dynamics(late, transition=(100, 300)).claims}
+    assert not claims["writers/onsets"].supported and not claims["writers/order"].supported
+
+
+def test_the_writers_injection_claim_without_a_no_fv_accuracy_is_not_supported_and_does_not_crash():
+    from probes.writer_dynamics import writer_dynamics
+
+    table = [r for r in _table({(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]})
+             if r["metric"] != "no_fv_zero_shot_accuracy"]
+    claim = {c.key: c for c in writer_dynamics(table, transition=(100, 300)).claims}["writers/fv_injection"]
+    assert not claim.supported and claim.sentence.startswith("Not supported")
+
+
+def test_the_writers_injection_uses_the_exact_rank_p_not_the_mean_of_the_random_sets():
+    """Beating every one of 7 same-size sets is rank p 1/8 > ABLATION_RANK_P (as fv/ablation), not "better than their
+    mean"."""
+    from probes.writer_dynamics import writer_dynamics
+
+    classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]}
+    few = _table(classes, **{"fv_zero_shot_accuracy/random_writers/sets": 7})
+    claim = {c.key: c for c in writer_dynamics(few, transition=(100, 300)).claims}["writers/fv_injection"]
+    assert not claim.supported and "rank p 0.125" in claim.sentence
+    many = _table(classes, **{"fv_zero_shot_accuracy/random_writers/sets": 35})
+    assert {c.key: c for c in writer_dynamics(many, transition=(100, 300)).claims}["writers/fv_injection"].supported
