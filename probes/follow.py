@@ -16,7 +16,6 @@ two probed checkpoints; before that the follower only probes.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from circuits.lock import LOCK_FILE, is_stale, read_lock
 from circuits.store import CONFIG_FILE, STATE_FILE, RunStore
 from probes.checkpoint import RunSource
 from probes.display import in_kernel
+from probes.plotly_adapter import mime_bundle
 from probes.registry import check_probe_names, default_probes, get_probe
 from probes.report import write_report
 from probes.sweep import probe_inputs, run_sweep
@@ -299,15 +299,13 @@ def show_live(fig: go.Figure, handle: Any = None) -> Any:
     `probes.display.setup_notebook`: plotly's JSON for JupyterLab and an HTML div for exports, plotly.js embedded
     once in the notebook). `display(fig, display_id=True)` would not do: a plotly figure displays itself through
     `_ipython_display_`, which ignores the display id, and `fig._repr_mimebundle_()` embeds plotly.js again on
-    every call. The bundle is built from plotly's public API with the two outputs of that renderer: the figure's JSON
-    (`application/vnd.plotly.v1+json`) and a div drawn with the plotly.js the notebook already loaded (`text/html`).
+    every call. The bundle is the one `plotly.io.show` builds (`probes.plotly_adapter.mime_bundle`).
     """
     if not in_kernel():
         return None
     from IPython.display import display
 
-    bundle = {"application/vnd.plotly.v1+json": {**json.loads(fig.to_json()), "config": {}},
-              "text/html": fig.to_html(include_plotlyjs=False, full_html=False)}
+    bundle = mime_bundle(fig)
     if handle is None:
         return display(bundle, raw=True, display_id=True)
     handle.update(bundle, raw=True)

@@ -41,3 +41,20 @@ def test_an_exported_notebook_shows_its_figure_offline_and_one_text_bar(tmp_path
     require_chromium()
     check = check_page(tmp_path / "page.html", ignore=EXPORT_CDN_SCRIPTS)
     assert (check.figures_in_html, check.figures_rendered, check.errors) == (1, 1, [])
+
+
+def test_the_plotly_adapter_still_builds_the_renderers_bundle():
+    """probes.plotly_adapter wraps plotly's private mime-bundle builder: this fails when a release moves it."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from probes.display import PLOTLY_RENDERER
+    from probes.plotly_adapter import mime_bundle
+
+    before = pio.renderers.default
+    try:
+        pio.renderers.default = PLOTLY_RENDERER
+        bundle = mime_bundle(go.Figure(go.Scatter(x=[0, 1], y=[1, 0])))
+    finally:
+        pio.renderers.default = before
+    assert {"application/vnd.plotly.v1+json", "text/html"} <= set(bundle)
