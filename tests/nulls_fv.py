@@ -64,7 +64,7 @@ def flat_final(table: list[dict]) -> list[dict]:
     return [r | {"value": finals.get((r["probe"], r["metric"], r["layer"], r["head"]), r["value"])} for r in table]
 
 
-@fixture("fv/untrained", FAMILY)
+@fixture("fv/untrained", FAMILY, slow=True)  # ≈ 2 s: CI only, the quick loop keeps its budget
 def untrained(root: Path) -> list[dict]:
     return fv_table(untrained_run(root), every_other=False)
 

@@ -60,7 +60,7 @@ def _scaled(state: dict) -> dict:
     return state
 
 
-@fixture("induction/untrained", FAMILY)
+@fixture("induction/untrained", FAMILY, slow=True)  # ≈ 4 s: CI only, the quick loop keeps its budget
 def untrained(root: Path) -> InductionEvidence:
     config = replace(preset("attn-only-2l"), preset="attn-only-2l-untrained")
     return _evidence(written_run(root, "induction-untrained", config, untrained_weights(config), STATIC_STEPS), None)
@@ -111,7 +111,7 @@ def circuit_state(config: RunConfig) -> dict:
     return _scaled(state)
 
 
-@fixture("induction/handbuilt-circuit", FAMILY)
+@fixture("induction/handbuilt-circuit", FAMILY, slow=True)  # ≈ 3 s: CI only
 def handbuilt_circuit(root: Path) -> InductionEvidence:
     config = _config("handbuilt-induction", n_heads=8)
     blank, circuit = _scaled(handbuilt.positional_model(config.model, {})), circuit_state(config)

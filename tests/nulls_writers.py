@@ -80,7 +80,7 @@ def _fv(root: Path) -> RunStore:
     return trained_run(root, "fv", preset("fv"))
 
 
-@fixture("writers/untrained", FAMILY)
+@fixture("writers/untrained", FAMILY, slow=True)  # ≈ 2 s: CI only
 def untrained(root: Path) -> list[dict]:
     store = untrained_run(root)
     return writers_table(store, store.steps()[-1:])
