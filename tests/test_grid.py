@@ -66,16 +66,15 @@ def test_parse_seeds_errors(text, message):
 
 
 def test_grid_runs_share_the_seed_demo_naming_and_apply_sets():
-    from circuits.grid import seed_config as probes_seed_config
-    from circuits.grid import seed_run_name as probes_seed_run_name
+    from circuits.grid import seed_run_name  # what `demo --seeds` names its runs with
     from probes.sweep import SWEEP_FILE
 
     runs = grid_runs(GridSpec(("attn-only-1l", "attn-only-2l"), (0, 3), ("train.steps=300",)))
     assert [r.name for r in runs] == ["attn-only-1l-seed0", "attn-only-1l-seed3", "attn-only-2l-seed0", "attn-only-2l-seed3"]
-    assert [r.name for r in runs] == [probes_seed_run_name(r.preset, r.seed) for r in runs]
+    assert [r.name for r in runs] == [seed_run_name(r.preset, r.seed) for r in runs]
     assert all(r.config.train.steps == 300 and r.config.train.seed == r.seed == r.config.model.seed for r in runs)
     assert runs[3].config.model.n_layers == 2 and runs[0].config.model.n_layers == 1
-    assert probes_seed_config is not None and SWEEP_TABLE == SWEEP_FILE
+    assert SWEEP_TABLE == SWEEP_FILE
 
 
 @pytest.mark.parametrize("spec, message", [(GridSpec(("attn-only-2l",), (0,), ("train.seed=3",)), "conflicts with the grid's seeds"),
