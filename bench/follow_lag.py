@@ -5,7 +5,7 @@
 Each round trains the same config twice in a subprocess, into fresh folders: once alone, once while this process
 follows it with `probes.follow.follow` (default probes: what `icl-workbench analyze` runs). Prints, per checkpoint,
 the lag from the checkpoint's completion (mtime of its state.json, the trainer's last write before the rename) to the
-end of its probes; the median and max lag (also without the final checkpoint, whose FINAL_ONLY controls run then);
+end of its probes; the median and max lag (also without the final checkpoint, whose final-only controls run then);
 the trainer's wall time alone and followed (the child times `train` itself, imports excluded) and their ratio: the
 added cost of following, measured in the same run. It also checks that both runs wrote byte-identical checkpoints.
 Trainer and follower each get `--threads` torch threads (on 2 cores, 1 each). This VM is shared: alone/followed
