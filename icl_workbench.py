@@ -1,6 +1,6 @@
 """`icl-workbench` — train / config / runs / analyze / report / demo / grid. Also `python -m icl_workbench`.
 
-One meaning per word: a *sweep* is the probe pass over one run's checkpoints (`analyze`, `probes.sweep`); a *grid* is
+One meaning per word: a *sweep* is the probe pass over one run's checkpoints (`analyze`, `probes.sweep.runner`); a *grid* is
 a set of runs (presets × seeds, `grid`). `sweep` and `report --sweep` are kept as aliases of `grid` and `report --grid`.
 
 A thin argparse layer over the pipeline functions in `workbench`; transformer_lens (≈5 s to import) is only
@@ -42,7 +42,7 @@ def _show_config(args: argparse.Namespace) -> None:
 
 
 def _runs(args: argparse.Namespace) -> None:
-    from circuits.store import list_runs
+    from circuits.store.runs import list_runs
 
     runs = list_runs(args.root)
     if not runs:
@@ -63,8 +63,8 @@ def _run_path(args: argparse.Namespace, name: str) -> Path:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from circuits.store import ANALYSIS_DIR
-    from probes.sweep import SWEEP_FILE
+    from circuits.store.runs import ANALYSIS_DIR
+    from probes.sweep.runner import SWEEP_FILE
     from workbench import analyze, analyze_hf
 
     probes = tuple(args.probes.split(",")) if args.probes else None
@@ -104,7 +104,7 @@ def _report(args: argparse.Namespace) -> None:
     from workbench import report
 
     if args.grid:
-        from probes.report_grid import write_grid_report
+        from probes.report.grid import write_grid_report
 
         print(f"grid report: {write_grid_report(Path(args.grid))}")
         return
@@ -130,7 +130,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> None:
-    from circuits.grid import GridSpec, parse_seeds
+    from circuits.grids.grid import GridSpec, parse_seeds
     from workbench import GRID_PROBES, grid
 
     spec = GridSpec(tuple(p for p in args.presets.split(",") if p), parse_seeds(args.seeds), tuple(args.set or ()))
@@ -208,7 +208,7 @@ def _add_analysis(sub) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from circuits.store import runs_root
+    from circuits.store.runs import runs_root
 
     parser = argparse.ArgumentParser(prog="icl-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=runs_root(), help="folder holding runs (default: $ICL_WORKBENCH_ROOT or checkpoints/)")

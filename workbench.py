@@ -18,18 +18,18 @@ from typing import Any
 
 from circuits.config import RunConfig
 from circuits.device import resolve_device
-from circuits.executors import JobResult
-from circuits.grid import GridJob, GridSpec, is_finished, run_grid, seed_config, seed_run_name
+from circuits.grids.executors import JobResult
+from circuits.grids.grid import GridJob, GridSpec, is_finished, run_grid, seed_config, seed_run_name
 from circuits.presets import preset
-from circuits.store import RunStore
-from circuits.train import train
-from probes.checkpoint import CheckpointSource
-from probes.follow import FollowResult, follow
-from probes.hf_source import HFSource, is_hf_analysis
-from probes.report import write_report
-from probes.report_grid import write_grid_report
-from probes.seeds import write_seed_report
-from probes.sweep import run_sweep
+from circuits.store.runs import RunStore
+from circuits.training.trainer import train
+from probes.claims.seeds import write_seed_report
+from probes.engine.checkpoint import CheckpointSource
+from probes.engine.hf_source import HFSource, is_hf_analysis
+from probes.report.grid import write_grid_report
+from probes.report.page import write_report
+from probes.sweep.follow import FollowResult, follow
+from probes.sweep.runner import run_sweep
 from probes.table import Row
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def analyze(run: str | Path | RunStore | CheckpointSource, probes: Sequence[str]
 def analyze_follow(run: str | Path, probes: Sequence[str] | None = None, *, timeout: float | None = None,
                    device: str = "cpu", progress: bool = True) -> FollowResult:
     """Probe each checkpoint of `run` as training writes it, refreshing RUN/report.html, until the final checkpoint
-    is probed (or `timeout` seconds pass, or the trainer is gone): `probes.follow.follow`."""
+    is probed (or `timeout` seconds pass, or the trainer is gone): `probes.sweep.follow.follow`."""
     return follow(run, probes, timeout=timeout, device=device, progress=progress)
 
 
@@ -73,8 +73,8 @@ def report(run: str | Path | RunStore | CheckpointSource) -> tuple[Path, list[st
     """Write the run's HTML report from its table; returns its path and the summary sentences."""
     import json
 
-    from circuits.store import ANALYSIS_DIR
-    from probes.report import REPORT_DATA_FILE
+    from circuits.store.runs import ANALYSIS_DIR
+    from probes.report.page import REPORT_DATA_FILE
 
     source = open_source(run)
     page = write_report(source)

@@ -26,9 +26,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from circuits.model import token_losses
-from probes.ablation import ABLATIONS, AblationInputs, ablation_effects
-from probes.icl import icl_score
+from circuits.model.transformer import token_losses
+from probes.measures.ablation import ABLATIONS, AblationInputs, ablation_effects
+from probes.measures.icl import icl_score
 
 TOLERANCE = 1e-4
 METRICS = ("loss", "icl_score", "repeat_loss")
@@ -140,10 +140,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from circuits.store import RunStore
-    from probes.checkpoint import RunSource
-    from probes.inputs import ProbeInputs
-    from probes.interventions import HookEngine
+    from circuits.store.runs import RunStore
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.inputs import ProbeInputs
+    from probes.engine.interventions import HookEngine
 
     source = RunSource(RunStore(args.run))
     step = source.steps()[-1]

@@ -33,9 +33,9 @@ PATHS = ("naive", "exact fast", "exact hook", "attr fast", "attr hook")
 
 def random_checkpoint(n_layers: int, n_heads: int, d_model: int) -> Any:
     """A `Checkpoint` of the fv preset reshaped to (n_layers, n_heads, d_model), at its seeded random init."""
-    from circuits.model import initial_state_dict
+    from circuits.model.transformer import initial_state_dict
     from circuits.presets import preset
-    from probes.checkpoint import Checkpoint
+    from probes.engine.checkpoint import Checkpoint
 
     config = preset("fv")
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, n_layers=n_layers, n_heads=n_heads, d_model=d_model))
@@ -44,10 +44,10 @@ def random_checkpoint(n_layers: int, n_heads: int, d_model: int) -> Any:
 
 def measure(ckpt: Any, n_tasks: int, repeats: int) -> dict[str, Any]:
     """Seconds per path, the exact paths' max |difference| from the naive loop, and the attribution agreement."""
-    from circuits.tasks import default_suite
-    from probes.attribution import attribution_agreement, attribution_cie
-    from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks
-    from probes.interventions import HookEngine
+    from circuits.data.tasks import default_suite
+    from probes.engine.interventions import HookEngine
+    from probes.measures.attribution import attribution_agreement, attribution_cie
+    from probes.measures.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks
 
     suite = default_suite()
     batch = TaskBatch.build(suite, FVSettings(), ckpt.facts.n_ctx, split_tasks(suite)[0][:n_tasks])
@@ -90,8 +90,8 @@ def main() -> None:
         rows.append((f"random {n_layers}L×{n_heads}H d{args.d_model}", n_layers * n_heads,
                      measure(random_checkpoint(n_layers, n_heads, args.d_model), args.tasks, args.repeats)))
     if args.run is not None:
-        from circuits.store import RunStore
-        from probes.checkpoint import RunSource
+        from circuits.store.runs import RunStore
+        from probes.engine.checkpoint import RunSource
 
         source = RunSource(RunStore(args.run))
         facts = source.facts

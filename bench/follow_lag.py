@@ -3,7 +3,7 @@
     python bench/follow_lag.py [--preset attn-only-2l] [--steps N] [--threads 1] [--probes attention,icl] [--rounds 1]
 
 Each round trains the same config twice in a subprocess, into fresh folders: once alone, once while this process
-follows it with `probes.follow.follow` (default probes: what `icl-workbench analyze` runs). Prints, per checkpoint,
+follows it with `probes.sweep.follow.follow` (default probes: what `icl-workbench analyze` runs). Prints, per checkpoint,
 the lag from the checkpoint's completion (mtime of its state.json, the trainer's last write before the rename) to the
 end of its probes; the median and max lag (also without the final checkpoint, whose final-only controls run then);
 the trainer's wall time alone and followed (the child times `train` itself, imports excluded) and their ratio: the
@@ -39,7 +39,7 @@ def run_config(preset_name: str, steps: int | None):
 def child(args: argparse.Namespace) -> None:
     """Train into args.child and print {"seconds": wall time of `train`} as the last line."""
     torch.set_num_threads(args.threads)
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     config = run_config(args.preset, args.steps)
     start = time.perf_counter()
@@ -62,14 +62,14 @@ def trainer_seconds(proc: subprocess.Popen) -> float:
 
 
 def one_round(args: argparse.Namespace, root: Path, k: int) -> dict:
-    from probes.follow import checkpoint_written_at, follow
+    from probes.sweep.follow import checkpoint_written_at, follow
 
     alone = trainer_seconds(start_trainer(args, root / f"alone-{k}"))
     proc = start_trainer(args, root / f"followed-{k}")
     probes = tuple(args.probes.split(",")) if args.probes else None
     result = follow(root / f"followed-{k}", probes, poll=args.poll, report=False, stall=120.0)
     followed = trainer_seconds(proc)
-    from circuits.store import RunStore
+    from circuits.store.runs import RunStore
 
     store = RunStore(root / f"followed-{k}")
     lags = [(step, done - checkpoint_written_at(store, step)) for step, done in result.timeline]

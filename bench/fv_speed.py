@@ -23,7 +23,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from probes.function_vectors import TaskBatch
+    from probes.measures.function_vectors import TaskBatch
 
 
 @torch.no_grad()
@@ -52,7 +52,7 @@ def naive_indirect_effects(bridge: Any, batch: TaskBatch, mean_z: Float[Tensor, 
 def compare(bridge: Any, engines: dict[str, Any], batch: TaskBatch, repeats: int) -> dict[str, tuple[float, float]]:
     """Per path ("naive" and each engine's name), (median seconds, max |difference| from the naive loop). ā comes
     from the first engine, outside the timing: every path patches the same values."""
-    from probes.function_vectors import indirect_effects, mean_head_activations
+    from probes.measures.function_vectors import indirect_effects, mean_head_activations
 
     mean_z = mean_head_activations(next(iter(engines.values())), batch)
     fns = {"naive": lambda: naive_indirect_effects(bridge, batch, mean_z)}
@@ -64,8 +64,8 @@ def compare(bridge: Any, engines: dict[str, Any], batch: TaskBatch, repeats: int
 
 def task_batch(n_ctx: int, n_tasks: int) -> TaskBatch:
     """The AIE prompts of the first `n_tasks` tasks of the default suite at the default `FVSettings`."""
-    from circuits.tasks import default_suite
-    from probes.function_vectors import FVSettings, TaskBatch
+    from circuits.data.tasks import default_suite
+    from probes.measures.function_vectors import FVSettings, TaskBatch
 
     suite = default_suite()
     return TaskBatch.build(suite, FVSettings(), n_ctx, tuple(suite.names[:n_tasks]))
@@ -79,9 +79,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=32)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from circuits.store import RunStore
-    from probes.checkpoint import RunSource
-    from probes.interventions import HookEngine
+    from circuits.store.runs import RunStore
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.interventions import HookEngine
 
     source = RunSource(RunStore(args.run))
     step = source.steps()[-1]

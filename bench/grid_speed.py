@@ -2,7 +2,7 @@
 
     python bench/grid_speed.py [--preset attn-only-2l] [--runs 8] [--steps 300] [--workers 2] [--threads 2] [--repeats 3]
 
-Pool: `circuits.grid.run_grid` of seeds 0…RUNS−1 of PRESET with `train.steps=STEPS` on a spawn process pool of
+Pool: `circuits.grids.grid.run_grid` of seeds 0…RUNS−1 of PRESET with `train.steps=STEPS` on a spawn process pool of
 WORKERS processes, one torch thread each. Sequential (the issue's baseline): the same RUNS trainings as RUNS
 `icl-workbench train` commands one after another (torch's default threads); `--sequential process` instead trains
 them all in one fresh Python process with `torch.set_num_threads(THREADS)` (imports paid once: a stricter baseline).
@@ -24,13 +24,13 @@ import torch
 
 
 def spec(args: argparse.Namespace):
-    from circuits.grid import GridSpec
+    from circuits.grids.grid import GridSpec
 
     return GridSpec((args.preset,), tuple(range(args.runs)), (f"train.steps={args.steps}",))
 
 
 def time_pool(args: argparse.Namespace) -> float:
-    from circuits.grid import is_trained, run_grid
+    from circuits.grids.grid import is_trained, run_grid
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -62,8 +62,8 @@ def time_sequential(args: argparse.Namespace) -> float:
 
 
 def sequential_child(args: argparse.Namespace) -> None:
-    from circuits.grid import grid_runs
-    from circuits.train import train
+    from circuits.grids.grid import grid_runs
+    from circuits.training.trainer import train
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

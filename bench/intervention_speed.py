@@ -50,7 +50,7 @@ def hf_gpt2_like(model: Any, folder: Path, seed: int = 0) -> Any:
     from transformers import GPT2Config, GPT2LMHeadModel
     from transformers.utils import logging as hf_logging
 
-    from circuits.hf import load_hf_bridge
+    from circuits.model.hf import load_hf_bridge
 
     hf_logging.disable_progress_bar()
     cfg = GPT2Config(vocab_size=model.d_vocab, n_positions=model.n_ctx, n_embd=model.d_model, n_layer=model.n_layers,
@@ -65,9 +65,9 @@ def rows_for(task: str, run: str, compare: Callable[..., dict[str, tuple[float, 
     """Rows of one task on one run: its fast and hook engines, and the hook engine on a GPT-2 of its size.
     `compare(bridge, engines, inputs, repeats)` is ablation_speed.compare or fv_speed.compare; `inputs_of(source)`
     builds the task's inputs."""
-    from circuits.store import RunStore
-    from probes.checkpoint import RunSource
-    from probes.interventions import HookEngine
+    from circuits.store.runs import RunStore
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.interventions import HookEngine
 
     source = RunSource(RunStore(run))
     ckpt, inputs, heads = source.load(source.steps()[-1]), inputs_of(source), source.facts.n_layers * source.facts.n_heads
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=32, help="AIE tasks (of the 32 of the default suite)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from probes.inputs import ProbeInputs
+    from probes.engine.inputs import ProbeInputs
 
     with tempfile.TemporaryDirectory() as tmp:
         rows = rows_for("ablation", args.ablation_run, ablation_speed.compare,

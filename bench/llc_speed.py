@@ -4,9 +4,9 @@
 
 RUN defaults to checkpoints/attn-only-2l (train it with `icl-workbench train`); S defaults to its last checkpoint.
 Timed, interleaved (attention, llc, attention, llc, …) so that load from other processes falls on both alike:
-  attention  `probes.suite.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
-  llc        `probes.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer),
-             sampling on --sampling-threads torch threads (`probes.llc.SAMPLING_THREADS`; 0: --threads)
+  attention  `probes.measures.suite.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
+  llc        `probes.measures.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer),
+             sampling on --sampling-threads torch threads (`probes.measures.llc.SAMPLING_THREADS`; 0: --threads)
 It prints the median seconds of each over --repeats, the ratio llc / attention, the SGLD steps per second, and
 λ̂ with its diagnostics (so a fast but broken estimate would show).
 """
@@ -27,12 +27,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from circuits.store import RunStore
-    from probes import llc
-    from probes.checkpoint import RunSource
-    from probes.inputs import ProbeInputs
-    from probes.llc import DEFAULT_SETTINGS, llc_probe
-    from probes.suite import attention_probe
+    from circuits.store.runs import RunStore
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures import llc
+    from probes.measures.llc import DEFAULT_SETTINGS, llc_probe
+    from probes.measures.suite import attention_probe
 
     llc.SAMPLING_THREADS = args.sampling_threads or None
 

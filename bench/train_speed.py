@@ -3,7 +3,7 @@
     python bench/train_speed.py [--steps 100] [--rounds 5] [--threads 2] [--full-run]
 
 Both start from the identical native attn-only-2l weights and see the identical pre-generated batches (32 × 64
-tokens). Ours: `circuits.train._step` (FastTransformer with fused QKV and batched attention, AdamW, cosine schedule, grad clipping). Theirs:
+tokens). Ours: `circuits.training.trainer._step` (FastTransformer with fused QKV and batched attention, AdamW, cosine schedule, grad clipping). Theirs:
 `transformer_lens.tools.training.train` on the TransformerBridge (AdamW, grad clipping, no decay). With --full-run
 it also times the complete default `attn-only-2l` run (training + evals + ~40 checkpoints) from scratch.
 The two trainers alternate for several rounds and the median ratio is reported: this shared VM's speed drifts by
@@ -20,7 +20,7 @@ import torch
 
 
 def batches(config, steps: int) -> torch.Tensor:
-    from circuits.data import make_sampler
+    from circuits.data.generators import make_sampler
 
     gen = torch.Generator().manual_seed(0)
     sample = make_sampler(config.data, config.model)
@@ -28,8 +28,8 @@ def batches(config, steps: int) -> torch.Tensor:
 
 
 def ours(config, data: torch.Tensor) -> float:
-    from circuits.model import FastTransformer, initial_state_dict
-    from circuits.train import TrainingState, _step
+    from circuits.model.transformer import FastTransformer, initial_state_dict
+    from circuits.training.trainer import TrainingState, _step
 
     model = FastTransformer(config.model, initial_state_dict(config.model))
     opt = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
@@ -44,7 +44,7 @@ def ours(config, data: torch.Tensor) -> float:
 def theirs(config, data: torch.Tensor) -> float:
     from transformer_lens.tools.training import TrainConfig, train
 
-    from circuits.model import build_bridge
+    from circuits.model.transformer import build_bridge
 
     bridge = build_bridge(config.model)
     bridge.train()
@@ -82,7 +82,7 @@ def main() -> None:
     print(f"speed-up (median of {args.rounds} rounds): {statistics.median(ratios):.2f}x "
           f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
     if args.full_run:
-        from circuits.train import train
+        from circuits.training.trainer import train
 
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()

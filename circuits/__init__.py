@@ -20,7 +20,7 @@ icl_workbench.py):
   executors – run jobs on a local process pool or on Ray
   hf        – local Hugging Face checkpoints (GPT-2, GPT-NeoX) as TransformerBridges, offline
 
-Importing this package does not import transformer_lens; `circuits.model` does, lazily.
+Importing this package does not import transformer_lens; `circuits.model.transformer` does, lazily.
 """
 from circuits.errors import WorkbenchError
 

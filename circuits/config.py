@@ -4,8 +4,8 @@ A run is fully described by a `RunConfig` (model + data + training); it is saved
 weights, and a run directory refuses to be reused with a different config.
 
 `RunConfig.validate()` checks every section, the data generator's constraints included, from the config alone:
-this module imports nothing else of the package but the leaf `circuits.clamp` (`circuits.data` and `circuits.tasks` build on it), so the
-package's import graph stays acyclic. `circuits.data.DATASETS` holds exactly the generators in `GENERATORS`.
+this module imports nothing else of the package but the leaf `circuits.model.clamp` (`circuits.data.generators` and `circuits.data.tasks` build on it), so the
+package's import graph stays acyclic. `circuits.data.generators.DATASETS` holds exactly the generators in `GENERATORS`.
 """
 from __future__ import annotations
 
@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from circuits.clamp import Clamp, clamps_from_json, validate_clamps
 from circuits.errors import WorkbenchError
+from circuits.model.clamp import Clamp, clamps_from_json, validate_clamps
 
 NORMALIZATIONS = (None, "LN")
 POSITIONALS = ("standard", "rotary")
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu")
-GENERATORS = ("repeated-tokens", "markov", "text", "fv-mix", "modular-addition")  # the data generators of circuits.data
-FV_WORDS = 32  # fv-mix: input words (and as many output words) of the task vocabulary, see circuits.tasks
+GENERATORS = ("repeated-tokens", "markov", "text", "fv-mix", "modular-addition")  # the data generators of circuits.data.generators
+FV_WORDS = 32  # fv-mix: input words (and as many output words) of the task vocabulary, see circuits.data.tasks
 FV_MIN_VOCAB = 1 + 2 * FV_WORDS + 8  # BOS, inputs, outputs, and some filler for the mixed-in repeats
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of a TransformerLens native model (mapped onto `TransformerBridgeConfig` in `circuits.model`)."""
+    """Shape of a TransformerLens native model (mapped onto `TransformerBridgeConfig` in `circuits.model.transformer`)."""
 
     n_layers: int = 2
     d_model: int = 64
@@ -73,7 +73,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which embedded data generator to train on (see `circuits.data`) and its knobs.
+    """Which embedded data generator to train on (see `circuits.data.generators`) and its knobs.
 
     Fields a generator does not use are ignored by it; `validate` checks the ones it does.
     """
@@ -88,7 +88,7 @@ class DataConfig:
     fv_fraction: float = 0.75  # fv-mix: share of sequences that are abstractive-ICL task prompts
     modulus: int = 53  # modular-addition: p (tokens 0 … p−1 are numbers, token p is "=")
     train_fraction: float = 0.4  # modular-addition: share of the p² pairs trained on (the rest is the test set)
-    split_seed: int = 0  # modular-addition: seed of the train/test split (circuits.modular.split_pairs)
+    split_seed: int = 0  # modular-addition: seed of the train/test split (circuits.data.modular.split_pairs)
 
     def validate(self, model: ModelConfig) -> None:
         """One clear error for a data config that cannot work with this model (per generator: its own fields)."""
@@ -124,7 +124,7 @@ class TrainConfig:
     eval_every: int = 50
     eval_batch_size: int = 64
     n_checkpoints: int = 40  # step 0 and the last step included
-    checkpoint_spacing: str = "log+linear"  # or "log"; see circuits.schedule.checkpoint_steps
+    checkpoint_spacing: str = "log+linear"  # or "log"; see circuits.training.schedule.checkpoint_steps
     checkpoint_steps: tuple[int, ...] | None = None  # explicit schedule; overrides n_checkpoints
     seed: int = 0
 
@@ -149,7 +149,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    clamps: tuple[Clamp, ...] = ()  # interventions during training and probing (circuits.clamp; Singh et al. 2024)
+    clamps: tuple[Clamp, ...] = ()  # interventions during training and probing (circuits.model.clamp; Singh et al. 2024)
 
     def validate(self) -> None:
         self.model.validate()
@@ -254,7 +254,7 @@ def _validate_fv_mix(data: DataConfig, model: ModelConfig) -> None:
 
 
 def modular_train_size(data: DataConfig) -> int:
-    """modular-addition: how many of the modulus² pairs are trained on (`circuits.modular.split_pairs`)."""
+    """modular-addition: how many of the modulus² pairs are trained on (`circuits.data.modular.split_pairs`)."""
     return round(data.train_fraction * data.modulus**2)
 
 

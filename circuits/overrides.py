@@ -5,7 +5,7 @@
 The config file is a full `RunConfig` JSON (as saved beside a run's weights, or printed by `preset_json`) or any
 part of one (`{"train": {"steps": 500}}`), applied over the preset. A `--set` value is JSON (`4`, `3e-3`, `true`,
 `null`, `[17, 19]`, `"LN"`); a bare word that is not JSON (`gelu`) is taken as a string. The top-level key
-`clamps` takes a JSON list of clamp objects (`circuits.clamp`) and replaces the preset's clamps. Every value is checked
+`clamps` takes a JSON list of clamp objects (`circuits.model.clamp`) and replaces the preset's clamps. Every value is checked
 against its dataclass field's declared type before anything is built, then the whole config by
 `RunConfig.validate()`; each problem is one `WorkbenchError` naming the field, the value and what is allowed.
 Nothing here writes a file.
@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from circuits import presets
-from circuits.clamp import clamps_from_json
 from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from circuits.errors import WorkbenchError
+from circuits.model.clamp import clamps_from_json
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 TOP_LEVEL = "preset"  # the run's name: a RunConfig field outside the sections (with CLAMPS)
-CLAMPS = "clamps"  # the run's clamps (circuits.clamp): a JSON list of clamp objects, replacing the preset's
+CLAMPS = "clamps"  # the run's clamps (circuits.model.clamp): a JSON list of clamp objects, replacing the preset's
 SET_SYNTAX = "write --set SECTION.FIELD=VALUE (e.g. model.n_layers=4, data.heldout_lengths=[17,19], preset=my-run)"
 
 

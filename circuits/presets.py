@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from circuits.clamp import Clamp
 from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
 from circuits.errors import WorkbenchError
+from circuits.model.clamp import Clamp
 
 DEFAULT_PRESET = "attn-only-2l"
 # Why these settings (measured on 2 CPU cores, see README "Recipe notes"): learned absolute positions, because with
@@ -46,7 +46,7 @@ def _function_vectors() -> RunConfig:
 
 
 def _clamped(name: str, *clamps: Clamp) -> Callable[[], RunConfig]:
-    """attn-only-2l with `clamps` from step 0 (circuits.clamp; Singh et al. 2024, arXiv 2404.07129).
+    """attn-only-2l with `clamps` from step 0 (circuits.model.clamp; Singh et al. 2024, arXiv 2404.07129).
 
     `+prev-token`: every layer-0 head gets the exact previous-token pattern — step 1 of the induction circuit given
     for free. All heads rather than one named head: which layer-0 head becomes the previous-token head differs between
@@ -61,11 +61,11 @@ def _clamped(name: str, *clamps: Clamp) -> Callable[[], RunConfig]:
 
 def _grokking() -> RunConfig:
     """Modular addition (a + b) mod 53 on a 1-layer transformer with a ReLU MLP, full-batch AdamW with weight decay 1
-    (Nanda et al. 2023, arXiv 2301.05217; probes.grokking).
+    (Nanda et al. 2023, arXiv 2301.05217; probes.measures.grokking).
 
     Deviations from Nanda et al., stated: smaller model, higher lr and train fraction (measured below); the attention
     layers have biases and the init is TransformerLens's normal init with std 0.1 (our ModelConfig has no switch for
-    either); the model also has an `=` output logit, left out of the loss (circuits.modular)."""
+    either); the model also has an `=` output logit, left out of the loss (circuits.data.modular)."""
     # Nanda's model (d_model 128, MLP 512, lr 1e-3, 30% train) grokked at step 12.3k for p = 53 (developmental.md):
     # too slow for 2 cores. Measured here (seed 0, one thread, 1 layer, 4 heads, betas 0.9/0.98, wd 1, no clipping):
     # d_model 128 costs ~4× d_model 64 per step, so d_model 64 / MLP 256. At lr 1e-3, 40% train: memorised by step

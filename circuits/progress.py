@@ -29,6 +29,6 @@ def log_options(stream: Any = None) -> dict[str, float]:
 
 
 def progress_bar(*args: Any, **kwargs: Any) -> Any:
-    """`tqdm.auto.tqdm(*args, **kwargs)` (looked up at each call, so a notebook's `probes.display.setup_notebook`
+    """`tqdm.auto.tqdm(*args, **kwargs)` (looked up at each call, so a notebook's `probes.report.display.setup_notebook`
     applies whenever it ran), redrawn rarely when writing to a log (`log_options`)."""
     return tqdm.auto.tqdm(*args, **(log_options(kwargs.get("file")) | kwargs))

@@ -20,7 +20,7 @@
 # Set `BIG = True` for a 3-layer model with MLPs (slower).
 
 # %%
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
 
@@ -32,10 +32,10 @@ import plotly.graph_objects as go
 import torch
 
 from circuits.presets import preset
-from probes.detectors import attention_patterns
-from probes.findings import compute_findings
-from probes.icl import locate_phase_change
-from probes.inputs import induction_probe
+from probes.claims.induction import compute_findings
+from probes.engine.inputs import induction_probe
+from probes.measures.detectors import attention_patterns
+from probes.measures.icl import locate_phase_change
 from probes.table import select
 from workbench import analyze, train_run
 
@@ -46,7 +46,7 @@ PRESET = "full-3l" if BIG else "attn-only-2l"
 
 # %% [markdown]
 # ## Train the run and watch it live — about a minute on 2 cores
-# The trainer runs in a background thread while `probes.follow.follow` probes each checkpoint the moment the trainer
+# The trainer runs in a background thread while `probes.sweep.follow.follow` probes each checkpoint the moment the trainer
 # has written it (the attention, weight and ICL probes; each result is cached, so the next cells reuse it) and redraws
 # the figure below in place. Top: the held-out repeat loss from the trainer's evaluations, up to the newest probed
 # checkpoint. Bottom: the best content-controlled induction score over all heads at each probed checkpoint. A run that
@@ -60,8 +60,8 @@ PRESET = "full-3l" if BIG else "attn-only-2l"
 # %%
 from concurrent.futures import ThreadPoolExecutor
 
-from circuits.store import RunStore
-from probes.follow import follow, live_figure, preload_bridge, show_live
+from circuits.store.runs import RunStore
+from probes.sweep.follow import follow, live_figure, preload_bridge, show_live
 
 config, run_dir = preset(PRESET), ROOT / PRESET
 handle = show_live(go.Figure(layout_title_text=f"waiting for the first checkpoint of {PRESET}"))

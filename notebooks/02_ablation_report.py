@@ -18,7 +18,7 @@
 # `icl-workbench report` writes.
 
 # %%
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
 
@@ -30,10 +30,10 @@ import torch
 from IPython.display import HTML, display
 
 from circuits.presets import preset
-from probes.ablation import ABLATIONS, ablation_effects, head_set_mask
-from probes.checkpoint import RunSource
-from probes.inputs import ProbeInputs
-from probes.metrics import INDUCTION_THRESHOLD
+from probes.claims.thresholds import INDUCTION_THRESHOLD
+from probes.engine.checkpoint import RunSource
+from probes.engine.inputs import ProbeInputs
+from probes.measures.ablation import ABLATIONS, ablation_effects, head_set_mask
 from workbench import analyze, report, train_run
 
 torch.set_num_threads(2)

@@ -21,7 +21,7 @@
 # Report what the model does, whatever it is: the claims at the end are computed from this run, beside their controls.
 
 # %%
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
 
@@ -31,11 +31,11 @@ from pathlib import Path
 import plotly.express as px
 import torch
 
+from circuits.data.tasks import default_suite
 from circuits.presets import preset
-from circuits.tasks import default_suite
-from probes.checkpoint import RunSource
-from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks, top_heads
-from probes.report_fv import fv_section
+from probes.engine.checkpoint import RunSource
+from probes.measures.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations, split_tasks, top_heads
+from probes.report.fv import fv_section
 from workbench import analyze, train_run
 
 torch.set_num_threads(2)
@@ -97,7 +97,7 @@ for claim in transition.claims:
 # at all is a possible result; each sentence says what this run's numbers support.
 
 # %%
-from probes.report_writers import writers_section
+from probes.report.writers import writers_section
 
 writer_steps = [steps[0], steps[len(steps) // 2], steps[-1]]  # three checkpoints (the slow test uses the same ones)
 writer_table = analyze(run, ("attention", "icl", "fv", "fv_controls", "writers"), steps=writer_steps)

@@ -23,14 +23,14 @@
 #   beside p^L, over training and over model size (`attn-only-2l` with d_model 64 and 128; `BIG` adds 16 and 32);
 # * **the phase-change locator's verdict** per metric and run: a transition needs a change of several noise floors
 #   (a bootstrap over the probe sequences, or the curve's own checkpoint-to-checkpoint jitter) inside a window
-#   narrow in steps and in log-steps (`probes.metrics`) — otherwise it says why not;
+#   narrow in steps and in log-steps (`probes.claims.thresholds`) — otherwise it says why not;
 # * **the 1-layer control** (`attn-only-1l`), which cannot build an induction head and should show no transition.
 #
-# Every sentence under "What to notice" is built from these runs' numbers (`probes.emergence.what_to_notice`), next
+# Every sentence under "What to notice" is built from these runs' numbers (`probes.claims.emergence.what_to_notice`), next
 # to its control, and starts with "Not supported by this run" when the numbers do not support it.
 
 # %%
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
 
@@ -43,7 +43,17 @@ from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
 from circuits.presets import preset
-from probes.emergence import BIG_SIZE_AXIS, METRIC_NAMES, SHARP_METRICS, SIZE_AXIS, SMOOTH_METRICS, capability_curves, size_config, transitions, what_to_notice
+from probes.claims.emergence import (
+    BIG_SIZE_AXIS,
+    METRIC_NAMES,
+    SHARP_METRICS,
+    SIZE_AXIS,
+    SMOOTH_METRICS,
+    capability_curves,
+    size_config,
+    transitions,
+    what_to_notice,
+)
 from probes.table import select
 from workbench import analyze, train_run
 
@@ -102,7 +112,7 @@ fig
 # %% [markdown]
 # ## The phase-change locator's verdict, per metric and run
 # A transition is declared only if the change exceeds `PHASE_NOISE_MULTIPLE` noise floors and the 10%→90% window
-# is narrow in steps and in log-steps (`probes.metrics`); otherwise the reason is given.
+# is narrow in steps and in log-steps (`probes.claims.thresholds`); otherwise the reason is given.
 
 # %%
 lines = ["| run | metric | verdict | 10%→90% window | first → last | noise floor |", "|---|---|---|---|---|---|"]
@@ -150,7 +160,7 @@ fig
 
 # %% [markdown]
 # ## What to notice
-# Computed from the numbers above (`probes.emergence.what_to_notice`); each sentence names its control.
+# Computed from the numbers above (`probes.claims.emergence.what_to_notice`); each sentence names its control.
 
 # %%
 display(Markdown("\n".join(f"* {line}" for line in what_to_notice(curves, RUN, CONTROL, by_size))))

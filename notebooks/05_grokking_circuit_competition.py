@@ -29,7 +29,7 @@
 # run's numbers — with "Not supported by this run" where the numbers do not back it.
 
 # %%
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 setup_notebook()  # before the other imports: figures kept in exported HTML, plain-text progress bars
 
@@ -40,9 +40,9 @@ import plotly.express as px
 import torch
 
 from circuits.presets import preset
-from probes.checkpoint import RunSource
-from probes.grokking import final_key_frequencies, grokking_measures, mlp_activations, neuron_frequencies
-from probes.report_grokking import grokking_section
+from probes.engine.checkpoint import RunSource
+from probes.measures.grokking import final_key_frequencies, grokking_measures, mlp_activations, neuron_frequencies
+from probes.report.grokking import grokking_section
 from workbench import analyze, train_run
 
 torch.set_num_threads(2)

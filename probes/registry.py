@@ -3,9 +3,9 @@
 A `ProbeSpec` says everything the rest of the workbench needs: the probe's name and version (part of its cache key,
 with the versions of the probes it `needs`, so bumping `fv` recomputes what reads the fv rows), when it applies
 (and why not), whether it runs on the final checkpoint only, whether a sweep runs it by default, its metric names,
-the claims it makes (`probes.claims.ClaimFamily`, with their fixtures) and its report section. The sweep
-(`probes.sweep`), the live follower (`probes.follow`), the metric check (`tests/test_metrics.py`) and the report
-(`probes.report`) read only this registry. The built-in probes register in `probes.suite`, which `all_probes`
+the claims it makes (`probes.claims.claim.ClaimFamily`, with their fixtures) and its report section. The sweep
+(`probes.sweep.runner`), the live follower (`probes.sweep.follow`), the metric check (`tests/test_metrics.py`) and the report
+(`probes.report.page`) read only this registry. The built-in probes register in `probes.measures.suite`, which `all_probes`
 loads by name on first use (plugin discovery: the dependency points from the probes to this contract); a module that
 registers a new probe is analyzed, cached, followed and reported with no other file touched.
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from circuits.errors import WorkbenchError
-from probes.claims import ClaimFamily, register_claims
+from probes.claims.claim import ClaimFamily, register_claims
 
 if TYPE_CHECKING:
-    from probes.checkpoint import Checkpoint
-    from probes.claims import Claim
-    from probes.inputs import ProbeInputs
+    from probes.claims.claim import Claim
+    from probes.engine.checkpoint import Checkpoint
+    from probes.engine.inputs import ProbeInputs
     from probes.table import Row
 
 Default = Literal["always", "if_applicable", "never"]
@@ -67,7 +67,7 @@ class ProbeSpec:
 
 
 PROBES: dict[str, ProbeSpec] = {}
-BUILTIN_MODULES = ("probes.suite",)  # loaded by name on first use (plugin discovery: they import this module)
+BUILTIN_MODULES = ("probes.measures.suite",)  # loaded by name on first use (plugin discovery: they import this module)
 
 
 def all_probes() -> dict[str, ProbeSpec]:
@@ -84,7 +84,7 @@ _loaded: list[bool] = []
 
 
 def register_probe(spec: ProbeSpec) -> ProbeSpec:
-    """Declare a probe (at import of its module); its claims join `probes.claims.CLAIM_FAMILIES`."""
+    """Declare a probe (at import of its module); its claims join `probes.claims.claim.CLAIM_FAMILIES`."""
     unknown = [n for n in spec.needs if n not in all_probes()]
     if unknown:
         raise WorkbenchError(f"probe {spec.name!r} needs {unknown}, which are not registered yet; register them first.")

@@ -14,7 +14,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from circuits.errors import WorkbenchError
-from circuits.store import atomic_write_text
+from circuits.store.runs import atomic_write_text
 
 Row = dict[str, Any]
 

@@ -35,7 +35,7 @@ def shared_runs_root(tmp_path_factory):
 
 def _preset_run(root, name):
     from circuits.presets import preset
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     return train(preset(name), root / name, progress=False)
 
@@ -69,16 +69,16 @@ def tiny_run(tmp_path_factory):
     """A few-step run of a tiny model: store, sweep and CLI mechanics without the science."""
     from builders import tiny_config
 
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     return train(tiny_config(), tmp_path_factory.mktemp("runs") / "tiny", progress=False)
 
 
 def _seed_run(root, name, seed):
     """Seed K of a preset (data and initialisation), named PRESET-seedK; seed 0 is the preset run itself."""
-    from circuits.grid import seed_config, seed_run_name
+    from circuits.grids.grid import seed_config, seed_run_name
     from circuits.presets import preset
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     if seed == 0:
         return _preset_run(root, name)

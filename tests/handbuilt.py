@@ -18,7 +18,7 @@ import math
 import torch
 
 from circuits.config import ModelConfig
-from circuits.model import initial_state_dict
+from circuits.model.transformer import initial_state_dict
 
 TOKEN, POSITION, PREVIOUS, COPY = (slice(0, 16), slice(16, 32), slice(32, 48), slice(48, 64))
 FREQUENCIES = torch.tensor([0.999 * math.pi * 0.55**f for f in range(8)])

@@ -1,6 +1,6 @@
 """The shared library of null and positive fixtures every claim is tested on (`tests/test_conformance.py`).
 
-A fixture builds the *evidence* one claim family evaluates (`probes.claims.ClaimFamily.evaluate`): for run-level
+A fixture builds the *evidence* one claim family evaluates (`probes.claims.claim.ClaimFamily.evaluate`): for run-level
 families the tidy table of a real run that went through the probes, for the cross-run families a list of run
 summaries, for curve claims a synthetic table. Nulls are inputs in which the phenomenon is absent — an untrained
 model, a model trained on uniformly random tokens, hand-built positional impostors and a bag-of-context copier,
@@ -24,9 +24,9 @@ from typing import Any
 import torch
 
 from circuits.config import RunConfig
-from circuits.model import initial_state_dict
-from circuits.store import RunStore
-from circuits.train import train
+from circuits.model.transformer import initial_state_dict
+from circuits.store.runs import RunStore
+from circuits.training.trainer import train
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def trained_run(root: Path, name: str, config: RunConfig) -> RunStore:
 
 def probed_table(store: RunStore, probes: tuple[str, ...] | None = None) -> list[dict]:
     """The run's tidy table through the real sweep (cached per checkpoint and probe)."""
-    from probes.sweep import run_sweep
+    from probes.sweep.runner import run_sweep
 
     return run_sweep(store, probes=probes, progress=False)
 

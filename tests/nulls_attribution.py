@@ -1,4 +1,4 @@
-"""Fixtures of the attribution claim family (`probes.report_attribution`: attribution patching, Nanda 2023, of Todd
+"""Fixtures of the attribution claim family (`probes.report.attribution`: attribution patching, Nanda 2023, of Todd
 et al. 2024's CIE, arXiv 2310.15213, against the exact AIE).
 
 Evidence: the run's tidy table with the attribution rows.

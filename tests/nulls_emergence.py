@@ -1,6 +1,6 @@
-"""Fixtures of the emergence claim family (`probes.emergence`, Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004).
+"""Fixtures of the emergence claim family (`probes.claims.emergence`, Schaeffer, Miranda & Koyejo 2023, arXiv 2304.15004).
 
-Evidence: a `probes.emergence.EmergenceEvidence` whose size axis holds one final-checkpoint capability row per
+Evidence: a `probes.claims.emergence.EmergenceEvidence` whose size axis holds one final-checkpoint capability row per
 d_model (as notebook 04 builds it).
 
 - `emergence/sizes` (positive, slow): real `attn-only-2l` runs at d_model 32, 64 (the preset) and 128.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from nulls import fixture, trained_run
 
-from circuits.store import RunStore
-from probes.emergence import EmergenceEvidence, capability_curves, size_config
+from circuits.store.runs import RunStore
+from probes.claims.emergence import EmergenceEvidence, capability_curves, size_config
 
 FAMILY = "emergence"
 

@@ -1,7 +1,7 @@
-"""Fixtures of the function-vector claim family (`probes.fv_transition`; Todd et al. 2024, arXiv 2310.15213; Yin &
+"""Fixtures of the function-vector claim family (`probes.claims.fv`; Todd et al. 2024, arXiv 2310.15213; Yin &
 Steinhardt 2025, arXiv 2502.14010).
 
-Evidence: the run's tidy table with the attention, fv and fv_controls rows (`probes.fv_transition.evaluate_claims`).
+Evidence: the run's tidy table with the attention, fv and fv_controls rows (`probes.claims.fv.evaluate_claims`).
 
 - `fv/untrained` (fast): the `fv` preset's initialisation written at three steps and probed like a trained run.
 - `fv/one-layer` (slow): the 1-layer control, `train --preset fv --set model.n_layers=1 train.steps=200` (no head can
@@ -27,9 +27,9 @@ from pathlib import Path
 from nulls import fixture, trained_run, untrained_weights, written_run
 
 from circuits.config import RunConfig, replace
-from circuits.grid import seed_config, seed_run_name
+from circuits.grids.grid import seed_config, seed_run_name
 from circuits.presets import preset
-from circuits.store import RunStore
+from circuits.store.runs import RunStore
 
 FAMILY = "fv"
 PROBES = ("attention", "fv", "fv_controls")
@@ -38,7 +38,7 @@ PROBES = ("attention", "fv", "fv_controls")
 def fv_table(store: RunStore, probes: tuple[str, ...] = PROBES, every_other: bool = True) -> list[dict]:
     """The run's table through the real sweep, on every other checkpoint and the last (the FV claims need the shape
     of the history; tests/test_science_fv.py sweeps the same steps, so the two share the cache)."""
-    from probes.sweep import run_sweep
+    from probes.sweep.runner import run_sweep
 
     steps = store.steps()
     chosen = sorted(set(steps[::2]) | {steps[-1]}) if every_other else steps

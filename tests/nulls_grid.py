@@ -1,4 +1,4 @@
-"""Fixtures of the grid claim family (`probes.report_grid`): lists of `RunSummary`, read from run folders.
+"""Fixtures of the grid claim family (`probes.report.grid`): lists of `RunSummary`, read from run folders.
 
 Nulls (fast, synthetic run folders under a temporary directory: config.json of attn-only-2l, d_vocab 128, and a
 metrics.jsonl whose held-out repeat loss follows a chosen curve, 3 seeds each, evaluations every 50 steps):
@@ -28,10 +28,10 @@ from nulls import fixture, probed_table, trained_run
 from nulls_induction import no_k_comp_run
 
 from circuits.config import RunConfig, replace
-from circuits.grid import seed_config
+from circuits.grids.grid import seed_config
 from circuits.presets import preset
-from circuits.store import CONFIG_FILE, METRICS_FILE, RunStore
-from probes.report_grid import RunSummary, summarize_run
+from circuits.store.runs import CONFIG_FILE, METRICS_FILE, RunStore
+from probes.report.grid import RunSummary, summarize_run
 
 FAMILY = "grid"
 STEPS = list(range(0, 3001, 50))

@@ -1,6 +1,6 @@
-"""Fixtures of the induction claim family (`probes.findings`; Olsson et al. 2022, arXiv 2209.11895).
+"""Fixtures of the induction claim family (`probes.claims.induction`; Olsson et al. 2022, arXiv 2209.11895).
 
-Evidence: a `probes.findings.InductionEvidence` (a run's tidy table through the real sweep, and its clamps).
+Evidence: a `probes.claims.induction.InductionEvidence` (a run's tidy table through the real sweep, and its clamps).
 
 Nulls (every induction claim must say "not supported", or not be stated):
 - `induction/untrained` (fast): attn-only-2l's initialisation written at three steps, the default probes.
@@ -27,10 +27,10 @@ import torch
 from nulls import fixture, probed_table, trained_run, untrained_weights, written_run
 
 from circuits.config import RunConfig, replace
-from circuits.grid import seed_config
+from circuits.grids.grid import seed_config
 from circuits.presets import preset
-from circuits.store import RunStore
-from probes.findings import InductionEvidence
+from circuits.store.runs import RunStore
+from probes.claims.induction import InductionEvidence
 
 FAMILY = "induction"
 FAST_PROBES = ("attention", "weights", "icl", "induction_controls")  # the claims' probes (no per-head ablation)

@@ -1,4 +1,4 @@
-"""Fixtures of the LLC claim family (`probes.report_llc`; Hoogland et al. 2024, arXiv 2402.02364).
+"""Fixtures of the LLC claim family (`probes.report.llc`; Hoogland et al. 2024, arXiv 2402.02364).
 
 Evidence: a tidy table with llc rows (and attention rows, whose top induction head locates the phase change).
 
@@ -16,7 +16,7 @@ Evidence: a tidy table with llc rows (and attention rows, whose top induction he
 - `llc/attn-only-2l` (slow, positive): 14 checkpoints of the default run (steps 0–3000, the phase change at 429–714)
   at the probe's default settings (≈ 15–25 s each on 2 shared cores, cached in the copy's analysis folder).
 - `llc/constructed-peak` (slow, positive of llc/stage_boundary only): least-squares models whose LLC is known by
-  construction (`probes.llc.regular_llc`), estimated by devinterp at the probe's settings: 6 strongly curved
+  construction (`probes.measures.llc.regular_llc`), estimated by devinterp at the probe's settings: 6 strongly curved
   directions switch on as the "structure score" rises (steps ≈ 500), 6 others switch off just after (≈ 650), so λ̂
   peaks inside the window — a critical point, Hoogland's stage boundary. On attn-only-2l the boundary is at the
   window's end (7 steps after it at 14 checkpoints; 918 at all 41), not inside: no real run here has one inside.
@@ -34,13 +34,13 @@ import torch
 from builders import tiny_config
 from nulls import fixture, probed_table, untrained_weights, written_run
 
-from circuits.model import FastTransformer
+from circuits.model.transformer import FastTransformer
 from circuits.presets import preset
-from circuits.store import RunStore
-from probes import llc
-from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs
-from probes.llc import DEFAULT_SETTINGS, LLCResult, LLCSettings, diagnose, estimate_llc, llc_probe, result_rows
+from circuits.store.runs import RunStore
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
+from probes.measures import llc
+from probes.measures.llc import DEFAULT_SETTINGS, LLCResult, LLCSettings, diagnose, estimate_llc, llc_probe, result_rows
 
 FAMILY = "llc"
 GRID = [0, 1, 2, 3, 5, 7, 11, 16, 25, 37, 55, 82, 122, 143, 182, 272, 286, 405, 429, 571, 605, 714, 857, 903, 1000,
@@ -134,7 +134,7 @@ def diverging_chains(root: Path) -> list[dict]:
 
 @contextlib.contextmanager
 def llc_settings(settings: LLCSettings) -> Iterator[None]:
-    """The sweep's llc probe at `settings` (it reads probes.llc.DEFAULT_SETTINGS at call time)."""
+    """The sweep's llc probe at `settings` (it reads probes.measures.llc.DEFAULT_SETTINGS at call time)."""
     before = llc.DEFAULT_SETTINGS
     llc.DEFAULT_SETTINGS = settings
     try:
@@ -145,7 +145,7 @@ def llc_settings(settings: LLCSettings) -> Iterator[None]:
 
 def _attention_and_llc(store: RunStore, steps: list[int]) -> list[dict]:
     attention = [r for r in probed_table(store, ("attention",)) if r["probe"] == "attention"]
-    from probes.sweep import run_sweep
+    from probes.sweep.runner import run_sweep
 
     return attention + [r for r in run_sweep(store, probes=("llc",), steps=steps, progress=False) if r["probe"] == "llc"]
 

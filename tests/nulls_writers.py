@@ -1,7 +1,7 @@
-"""Fixtures of the writers-and-cancellers claim family (`probes.writer_dynamics`; Wang 2026, arXiv 2606.07560).
+"""Fixtures of the writers-and-cancellers claim family (`probes.claims.writers`; Wang 2026, arXiv 2606.07560).
 
 Evidence: the run's tidy table with the attention, fv and writers rows — what the report's writers section reads
-(`probes.writer_dynamics.evaluate_claims`, the claims of `writer_dynamics(table)`).
+(`probes.claims.writers.evaluate_claims`, the claims of `writer_dynamics(table)`).
 
 Nulls:
 - `writers/untrained` (fast, ≈ 4 s): the `fv` preset's initialisation (`nulls_fv.untrained_run`, shared with the fv and
@@ -38,7 +38,7 @@ from writers_models import planted_heads, with_negated_copy
 
 from circuits.config import replace
 from circuits.presets import preset
-from circuits.store import RunStore
+from circuits.store.runs import RunStore
 
 FAMILY = "writers"
 PROBES = ("attention", "fv", "writers")
@@ -51,7 +51,7 @@ def writer_steps(store: RunStore) -> list[int]:
 
 
 def writers_table(store: RunStore, steps: list[int]) -> list[dict]:
-    from probes.sweep import run_sweep
+    from probes.sweep.runner import run_sweep
 
     return run_sweep(store, probes=PROBES, steps=steps, progress=False)
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer, token_losses
-from probes.ablation import ABLATIONS, ablated_losses, ablation_effects, head_set_mask, single_head_conditions
-from probes.inputs import ProbeInputs
-from probes.interventions import FastEngine
+from circuits.model.transformer import FastTransformer, token_losses
+from probes.engine.inputs import ProbeInputs
+from probes.engine.interventions import FastEngine
+from probes.measures.ablation import ABLATIONS, ablated_losses, ablation_effects, head_set_mask, single_head_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from ablation_speed import naive_effects, naive_losses  # noqa: E402 - the benchmark's per-head run_with_hooks loop

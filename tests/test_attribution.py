@@ -1,4 +1,4 @@
-"""Attribution patching (probes.attribution): exact where the metric is linear in a head's z (a last-layer head's
+"""Attribution patching (probes.measures.attribution): exact where the metric is linear in a head's z (a last-layer head's
 direct path to its logit), not exact where the model is nonlinear; the first-order term is the derivative the
 patched runs have; both engines give the same numbers; the weights are untouched; the agreement statistics and the
 report's sentences follow the numbers."""
@@ -8,11 +8,15 @@ import pytest
 import torch
 from builders import tiny_config
 
+from circuits.data.tasks import default_suite
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer, build_bridge, initial_state_dict
-from circuits.tasks import default_suite
-from probes.ablation import single_head_conditions
-from probes.attribution import (
+from circuits.model.transformer import FastTransformer, build_bridge, initial_state_dict
+from probes.claims.thresholds import ATTRIBUTION_MAX_TOP_ERROR
+from probes.engine.checkpoint import Checkpoint, RunSource
+from probes.engine.inputs import ProbeInputs
+from probes.engine.interventions import FastEngine, HookEngine, last_position_patch
+from probes.measures.ablation import single_head_conditions
+from probes.measures.attribution import (
     attribution_agreement,
     attribution_cie,
     attribution_probe,
@@ -21,13 +25,9 @@ from probes.attribution import (
     linear_estimate,
     prompt_attributions,
 )
-from probes.checkpoint import Checkpoint, RunSource
-from probes.function_vectors import FVSettings, TaskBatch, mean_head_activations, prompt_indirect_effects, split_tasks
-from probes.inputs import ProbeInputs
-from probes.interventions import FastEngine, HookEngine, last_position_patch
-from probes.metrics import ATTRIBUTION_MAX_TOP_ERROR
+from probes.measures.function_vectors import FVSettings, TaskBatch, mean_head_activations, prompt_indirect_effects, split_tasks
 from probes.registry import is_declared, not_applicable
-from probes.report_attribution import attribution_section
+from probes.report.attribution import attribution_section
 
 SMALL = FVSettings(shots=4, mean_prompts=6, corrupted_prompts=5, top_heads=2, eval_prompts=4)
 FV_MODEL = dict(d_vocab=80, n_ctx=24, attn_only=False, d_model=16, n_heads=2)
@@ -196,7 +196,7 @@ def test_an_overlap_above_k2_over_n_that_a_random_ranking_often_reaches_is_not_a
 
 def test_a_median_spearman_below_the_critical_value_for_eight_heads_is_not_supported():
     """ρ = 0.6 clears ATTRIBUTION_MIN_SPEARMAN = 0.5 but not the one-sided α = 0.05 critical value 0.643 for N = 8."""
-    from probes.report_attribution import spearman_critical
+    from probes.report.attribution import spearman_critical
 
     assert spearman_critical(8) == pytest.approx(0.643) and spearman_critical(128) == pytest.approx(1.645 / 127**0.5, abs=1e-3)
     lines, _ = attribution_section(_table([3, 3, 3, 3], [0.6, 0.6, 0.6, 0.6], 0.3))

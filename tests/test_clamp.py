@@ -1,4 +1,4 @@
-"""Clamping during training (circuits.clamp, probes.clamped; Singh et al. 2024, arXiv 2404.07129)."""
+"""Clamping during training (circuits.model.clamp, probes.engine.clamped; Singh et al. 2024, arXiv 2404.07129)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,19 +8,19 @@ import pytest
 import torch
 from builders import tiny_config
 
-from circuits.clamp import REFERENCE_CONFIG, Clamp, ClampSet, frozen_slices, previous_token_pattern
 from circuits.config import RunConfig
 from circuits.errors import WorkbenchError
-from circuits.evaluation import EvalSet, evaluate
-from circuits.model import FastTransformer, build_bridge, initial_state_dict, token_losses
+from circuits.model.clamp import REFERENCE_CONFIG, Clamp, ClampSet, frozen_slices, previous_token_pattern
+from circuits.model.transformer import FastTransformer, build_bridge, initial_state_dict, token_losses
 from circuits.overrides import build_run_config
 from circuits.presets import preset
-from circuits.store import CONFIG_FILE, RunStore
-from circuits.train import clamp_set, train
-from probes import detectors
-from probes.checkpoint import RunSource
-from probes.clamped import clamp_bridge
-from probes.interventions import FastEngine, HookEngine
+from circuits.store.runs import CONFIG_FILE, RunStore
+from circuits.training.evaluation import EvalSet, evaluate
+from circuits.training.trainer import clamp_set, train
+from probes.engine.checkpoint import RunSource
+from probes.engine.clamped import clamp_bridge
+from probes.engine.interventions import FastEngine, HookEngine
+from probes.measures import detectors
 
 
 class Interrupt(Exception):
@@ -77,7 +77,7 @@ def test_the_clamped_fast_engine_patches_like_the_hook_engine_on_the_clamped_bri
     """Every kind: head patches (all positions and last position only) through the fast engine's seams equal the
     hook engine's over the clamped bridge — one definition of a clamp, two engines. The hook engine runs one condition
     per pass, so a mean_head clamp averages over that condition's batch alone, as the fast engine's does."""
-    from probes.ablation import single_head_conditions
+    from probes.measures.ablation import single_head_conditions
 
     if clamp.kind.startswith("reference"):
         clamp = dataclasses.replace(clamp, reference=str(reference_run.path))
@@ -267,8 +267,8 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
     and never on the other — each preset is its own group, the censored seed is counted, the clamps are listed."""
     from test_report_grid import FLAT, _jump_at, _write_run
 
-    from circuits.grid import GridSpec, grid_jobs
-    from probes.report_grid import GRID_REPORT_DATA, write_grid_report
+    from circuits.grids.grid import GridSpec, grid_jobs
+    from probes.report.grid import GRID_REPORT_DATA, write_grid_report
 
     variant = tmp_path / "variant.json"
     variant.write_text(json.dumps({"preset": "tiny+zero", "clamps": [{"kind": "zero_head", "layer": 1, "head": 0}]}))
@@ -291,7 +291,7 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
 
 # ----- science --------------------------------------------------------------------------------------------------
 def _phase(store: RunStore):
-    from probes.report_grid import summarize_run
+    from probes.report.grid import summarize_run
 
     return summarize_run(store.path, store.config().preset, store.config().train.seed)
 
@@ -316,8 +316,8 @@ def test_clamp_study_three_seeds(tmp_path):
     every prev-token and every reference-pattern seed completes its drop before the earliest baseline seed; no
     K-comp-blocked and no reference-output seed learns induction in 3,000 steps (final held-out repeat loss above
     4 nats, every baseline below 1) — whatever the locator says of a small early drift."""
-    from circuits.grid import GridSpec, is_trained, run_grid, train_job
-    from probes.report_grid import by_preset, summarize_grid
+    from circuits.grids.grid import GridSpec, is_trained, run_grid, train_job
+    from probes.report.grid import by_preset, summarize_grid
 
     torch.set_num_threads(1)
     run_grid(GridSpec(("attn-only-2l",), (0, 1, 2)), tmp_path / "base", train_job, workers=1, progress=False, done=is_trained)

@@ -92,8 +92,8 @@ def test_bad_fv_mix_configs_fail_with_one_clear_error(data, model, message):
 
 def test_config_validates_exactly_the_generators_data_provides():
     from circuits.config import FV_MIN_VOCAB, GENERATORS
-    from circuits.data import DATASETS
-    from circuits.tasks import N_WORDS
+    from circuits.data.generators import DATASETS
+    from circuits.data.tasks import N_WORDS
 
     assert sorted(GENERATORS) == sorted(DATASETS)
     assert FV_MIN_VOCAB == 1 + 2 * N_WORDS + 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nulls import FIXTURES, evidence, load_all
 
-from probes.claims import CLAIM_FAMILIES, Claim, load_families
+from probes.claims.claim import CLAIM_FAMILIES, Claim, load_families
 
 load_families()
 load_all()

@@ -6,9 +6,9 @@ from handbuilt import induction_model, positional_model
 
 from circuits.config import training_lengths
 from circuits.presets import PRESETS, preset
-from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs, induction_lengths, prefix_period
-from probes.suite import attention_probe
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs, induction_lengths, prefix_period
+from probes.measures.suite import attention_probe
 
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
 # The detectors are checked on every preset whose model is not clamped (a clamp, e.g. blocked K-composition, changes
@@ -79,7 +79,7 @@ def test_periods_are_weighted_equally():
 
 def test_a_head_perfect_on_one_period_only_scores_one_over_the_number_of_periods():
     """Periods weigh equally whatever their number of target rows (pooling rows would favour short periods)."""
-    from probes.detectors import controlled_score, induction_target
+    from probes.measures.detectors import controlled_score, induction_target
 
     config = preset("attn-only-2l")
     probe = ProbeInputs.for_run(config).induction

@@ -2,9 +2,9 @@ import torch
 from builders import tiny_config
 
 from circuits.config import training_lengths
-from circuits.data import make_sampler, repeated_sequences
+from circuits.data.generators import make_sampler, repeated_sequences
+from circuits.data.tokens import BOS
 from circuits.presets import preset
-from circuits.tokens import BOS
 
 
 def _period(row: torch.Tensor) -> tuple[int, int]:
@@ -67,7 +67,7 @@ def test_probe_repeats_are_bos_then_copies():
 
 
 def test_fv_mix_mixes_task_episodes_and_repeats_in_the_configured_share():
-    from circuits.tasks import INPUTS, OUTPUTS, default_suite
+    from circuits.data.tasks import INPUTS, OUTPUTS, default_suite
 
     config = preset("fv")
     sample = make_sampler(config.data, config.model)

@@ -4,8 +4,8 @@ from builders import tiny_config
 
 from circuits.errors import WorkbenchError
 from circuits.presets import preset
-from probes.detectors import attention_patterns, duplicate_token_score, induction_score, induction_target, previous_token_score
-from probes.inputs import induction_probe, prefix_matching_probe
+from probes.engine.inputs import induction_probe, prefix_matching_probe
+from probes.measures.detectors import attention_patterns, duplicate_token_score, induction_score, induction_target, previous_token_score
 
 
 def reference_scores(patterns, tokens, rule) -> torch.Tensor:

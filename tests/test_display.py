@@ -1,13 +1,13 @@
-"""probes.display in a real kernel, without training: an executed, exported notebook keeps its figure and one bar."""
+"""probes.report.display in a real kernel, without training: an executed, exported notebook keeps its figure and one bar."""
 import re
 
 import nbformat
 from browser import EXPORT_CDN_SCRIPTS, FIGURE_DIV, check_page, require_chromium
 
-from probes.display import setup_notebook
+from probes.report.display import setup_notebook
 
 CELLS = [
-    "from probes.display import setup_notebook\n\nsetup_notebook()\n\nimport plotly.graph_objects as go\n"
+    "from probes.report.display import setup_notebook\n\nsetup_notebook()\n\nimport plotly.graph_objects as go\n"
     "from tqdm.auto import tqdm",
     "setup_notebook()  # a second call embeds nothing more\nfor _ in tqdm(range(50), desc='work', mininterval=0):\n"
     "    pass\ngo.Figure(go.Scatter(x=[1, 2], y=[3, 4]))",
@@ -44,12 +44,12 @@ def test_an_exported_notebook_shows_its_figure_offline_and_one_text_bar(tmp_path
 
 
 def test_the_plotly_adapter_still_builds_the_renderers_bundle():
-    """probes.plotly_adapter wraps plotly's private mime-bundle builder: this fails when a release moves it."""
+    """probes.report.plotly_adapter wraps plotly's private mime-bundle builder: this fails when a release moves it."""
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    from probes.display import PLOTLY_RENDERER
-    from probes.plotly_adapter import mime_bundle
+    from probes.report.display import PLOTLY_RENDERER
+    from probes.report.plotly_adapter import mime_bundle
 
     before = pio.renderers.default
     try:

@@ -1,4 +1,4 @@
-"""Sharp vs smooth metrics (probes.emergence): metric definitions on hand-made logits, the computed "What to notice"
+"""Sharp vs smooth metrics (probes.claims.emergence): metric definitions on hand-made logits, the computed "What to notice"
 sentences (each must flip to "not supported by this run" when fed numbers that contradict it), and one science test
 on the trained 1-layer control and 2-layer run."""
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from probes.emergence import (
+from probes.claims.emergence import (
     NOT_SUPPORTED,
     SHARP_METRICS,
     SMOOTH_METRICS,
@@ -25,7 +25,7 @@ from probes.emergence import (
     size_sentence,
     transitions,
 )
-from probes.icl import PhaseChange
+from probes.measures.icl import PhaseChange
 
 
 def _logits(correct, targets: torch.Tensor, vocab: int = 16) -> torch.Tensor:

@@ -1,12 +1,12 @@
-"""Issue 18's defects in the induction claims (`probes.findings`, `probes.induction_controls`), on minimal tables
+"""Issue 18's defects in the induction claims (`probes.claims.induction`, `probes.measures.induction_controls`), on minimal tables
 whose numbers are the ones the issue measured (the conformance fixtures check the same claims on real runs)."""
 from __future__ import annotations
 
 import math
 
-from circuits.clamp import Clamp
-from probes.findings import compute_findings
-from probes.induction_controls import other_sets, partner_heads
+from circuits.model.clamp import Clamp
+from probes.claims.induction import compute_findings
+from probes.measures.induction_controls import other_sets, partner_heads
 
 STEPS = (0, 500, 1000, 1500, 2000, 2500, 3000)
 HEADS = [(layer, head) for layer in range(2) for head in range(4)]

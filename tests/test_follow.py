@@ -1,4 +1,4 @@
-"""`probes.follow`: live analysis while a run trains — a reader that never changes what the trainer writes."""
+"""`probes.sweep.follow`: live analysis while a run trains — a reader that never changes what the trainer writes."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,12 +16,12 @@ import torch
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.lock import LOCK_FILE
-from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore
-from circuits.train import train
-from probes.follow import follow, live_figure, lock_holder_alive
+from circuits.store.lock import LOCK_FILE
+from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore
+from circuits.training.trainer import train
 from probes.registry import all_probes
-from probes.sweep import run_sweep
+from probes.sweep.follow import follow, live_figure, lock_holder_alive
+from probes.sweep.runner import run_sweep
 
 PROBES = all_probes()
 

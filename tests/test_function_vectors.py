@@ -5,12 +5,12 @@ import pytest
 import torch
 from builders import tiny_config, tiny_data, tiny_train
 
+from circuits.data.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
-from circuits.tasks import INPUTS, OUTPUTS, check_prompt_size, default_suite, prompts
-from circuits.train import train
-from probes.function_vectors import FVSettings, TaskBatch, function_vector, indirect_effects, mean_head_activations, top_heads
-from probes.interventions import FastEngine
+from circuits.model.transformer import FastTransformer
+from circuits.training.trainer import train
+from probes.engine.interventions import FastEngine
+from probes.measures.function_vectors import FVSettings, TaskBatch, function_vector, indirect_effects, mean_head_activations, top_heads
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from fv_speed import naive_indirect_effects  # noqa: E402 - the benchmark's Todd-style per-head patching loop
@@ -78,9 +78,9 @@ def test_bad_fv_requests_give_one_clear_error(fv_tiny):
 
 
 def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
-    from probes.checkpoint import RunSource
-    from probes.fv_analysis import fv_probe
-    from probes.inputs import ProbeInputs
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures.fv import fv_probe
 
     with pytest.raises(WorkbenchError, match="the fv probe needs a run trained on fv-mix data"):
         fv_probe(RunSource(tiny_run).load(tiny_run.steps()[-1]), ProbeInputs.for_run(tiny_run.config()))
@@ -89,9 +89,9 @@ def test_the_fv_probe_refuses_runs_without_task_data(tiny_run):
 def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
     """Runs the whole fv probe under the runtime shape/type checks, on a tiny fv-mix model."""
     from circuits.config import RunConfig
-    from probes.checkpoint import Checkpoint
-    from probes.fv_analysis import fv_probe
-    from probes.inputs import ProbeInputs
+    from probes.engine.checkpoint import Checkpoint
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures.fv import fv_probe
 
     bridge, fast, _ = fv_tiny
     data = tiny_data(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
@@ -108,7 +108,7 @@ def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
 
 
 def test_fv_heads_are_chosen_on_half_the_tasks_and_effects_reported_on_the_other_half():
-    from probes.function_vectors import split_tasks
+    from probes.measures.function_vectors import split_tasks
 
     suite = default_suite()
     selection, heldout = split_tasks(suite)
@@ -118,7 +118,7 @@ def test_fv_heads_are_chosen_on_half_the_tasks_and_effects_reported_on_the_other
 
 
 def test_the_mean_hidden_state_baseline_is_the_layers_mean_residual_at_the_last_position(fv_tiny):
-    from probes.function_vectors import mean_hidden_states
+    from probes.measures.function_vectors import mean_hidden_states
 
     _, fast, batch = fv_tiny
     states = mean_hidden_states(fast, batch)
@@ -132,11 +132,11 @@ def test_a_model_too_small_for_the_fv_controls_says_so_instead_of_crashing(tmp_p
     probe died in `_spread_rows` (min() of an empty tensor). Its rows now say `…/sets` = 0, and the claims that need
     those sets are "not supported"."""
     from circuits.config import replace
-    from circuits.model import initial_state_dict
+    from circuits.model.transformer import initial_state_dict
     from circuits.presets import preset
-    from probes.checkpoint import Checkpoint
-    from probes.fv_analysis import fv_controls_probe, fv_probe
-    from probes.inputs import ProbeInputs
+    from probes.engine.checkpoint import Checkpoint
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures.fv import fv_controls_probe, fv_probe
 
     base = preset("fv")
     config = replace(base, preset="fv-1l", model=replace(base.model, n_layers=1))

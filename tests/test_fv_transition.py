@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from probes.claims import NOT_SUPPORTED, fmt
-from probes.fv_transition import onset, transition_analysis
+from probes.claims.claim import NOT_SUPPORTED, fmt
+from probes.claims.fv import onset, transition_analysis
 
 STEPS = [0, 100, 200, 300, 400, 500]
 # A small model (6 heads), where one head decides a share: head 1.0 starts as an induction head (onset 100) and
@@ -164,7 +164,7 @@ def test_no_same_size_head_sets_outside_the_fv_set_means_no_injection_or_ablatio
 
 
 def test_the_report_section_is_drawn_for_a_model_too_small_for_the_controls():
-    from probes.report_fv import fv_section
+    from probes.report.fv import fv_section
 
     table = [r for r in fv_table() if not r["metric"].startswith(("random_heads_fv", "ablate_random"))]
     lines, figures, _ = fv_section(table + [row(STEPS[-1], "fv", "random_heads_fv_zero_shot_accuracy/sets", 0.0)])
@@ -190,7 +190,7 @@ def _sigmoid_table(**kw):
 
 def test_identical_sigmoids_for_induction_and_aie_do_not_order_them():
     """Audit: the onset was floor + 0.5·(peak − floor) with different floors: identical sigmoids 20 steps apart."""
-    from probes.claims import CLAIM_FAMILIES, load_families
+    from probes.claims.claim import CLAIM_FAMILIES, load_families
 
     load_families()
     order = {c.key: c for c in CLAIM_FAMILIES["fv"].evaluate(_sigmoid_table(se=0.001))}["fv/order"]
@@ -219,7 +219,7 @@ def test_the_best_of_144_heads_needs_a_bonferroni_z():
     """Audit: 144 heads of pure noise (AIE ~ N(0, 0.01), SE 0.01) cleared a fixed 3 SE on 17% of draws."""
     assert not claims(_many_heads_table(3.2))["fv/heads"].supported
     assert claims(_many_heads_table(4.0))["fv/heads"].supported
-    from probes.fv_transition import bonferroni_z
+    from probes.claims.fv import bonferroni_z
 
     assert 3.3 < bonferroni_z(144) < 3.5 and bonferroni_z(8) < 3.0
     gen, passed = torch.Generator().manual_seed(0), 0
@@ -232,7 +232,7 @@ def test_the_best_of_144_heads_needs_a_bonferroni_z():
 
 
 def test_a_zero_or_nan_standard_error_gives_no_infinite_margin():
-    from probes.fv_transition import _ratio
+    from probes.claims.fv import _ratio
 
     assert math.isnan(_ratio(0.3, float("nan"))) and math.isnan(_ratio(float("nan"), 0.1))
     assert math.isfinite(_ratio(0.3, 0.0)) and _ratio(0.3, 0.0) > 1e3 and _ratio(0.0, 0.0) == 0.0

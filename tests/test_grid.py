@@ -10,8 +10,8 @@ import pytest
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.executors import run_jobs
-from circuits.grid import (
+from circuits.grids.executors import run_jobs
+from circuits.grids.grid import (
     GRID_FILE,
     RESULTS_FILE,
     SWEEP_TABLE,
@@ -23,8 +23,8 @@ from circuits.grid import (
     parse_seeds,
     run_grid,
 )
-from circuits.lock import LOCK_FILE
-from circuits.store import RunStore
+from circuits.store.lock import LOCK_FILE
+from circuits.store.runs import RunStore
 
 STEPS = 40
 
@@ -66,8 +66,8 @@ def test_parse_seeds_errors(text, message):
 
 
 def test_grid_runs_share_the_seed_demo_naming_and_apply_sets():
-    from circuits.grid import seed_run_name  # what `demo --seeds` names its runs with
-    from probes.sweep import SWEEP_FILE
+    from circuits.grids.grid import seed_run_name  # what `demo --seeds` names its runs with
+    from probes.sweep.runner import SWEEP_FILE
 
     runs = grid_runs(GridSpec(("attn-only-1l", "attn-only-2l"), (0, 3), ("train.steps=300",)))
     assert [r.name for r in runs] == ["attn-only-1l-seed0", "attn-only-1l-seed3", "attn-only-2l-seed0", "attn-only-2l-seed3"]
@@ -104,7 +104,7 @@ def test_process_grid_trains_every_run(process_grid, spec):
 
 
 def test_grid_report_reads_the_real_runs(process_grid):
-    from probes.report_grid import GRID_REPORT_DATA, write_grid_report
+    from probes.report.grid import GRID_REPORT_DATA, write_grid_report
 
     out, _ = process_grid
     write_grid_report(out)

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig, modular_train_size
+from circuits.data.modular import ModularAddition, all_pairs, answers, split_pairs
 from circuits.errors import WorkbenchError
-from circuits.modular import ModularAddition, all_pairs, answers, split_pairs
-from probes.grokking import (
+from probes.claims.thresholds import EXCLUDED_MIN_RISE, GAP_MIN_EVALUATIONS, GROK_ACCURACY, KEY_FREQUENCY_MIN_SHARE, RANDOM_FREQUENCY_SETS
+from probes.measures.grokking import (
     excluded_loss,
     fourier_basis,
     gini,
@@ -23,7 +24,6 @@ from probes.grokking import (
     restricted_loss,
     sum_directions,
 )
-from probes.metrics import EXCLUDED_MIN_RISE, GAP_MIN_EVALUATIONS, GROK_ACCURACY, KEY_FREQUENCY_MIN_SHARE, RANDOM_FREQUENCY_SETS
 from probes.table import model_row
 
 P = 13
@@ -268,10 +268,10 @@ def test_bad_modular_configs_are_one_clear_error(change, message):
 
 # ---- the pipeline on a tiny run -------------------------------------------------------------------------------------
 def test_tiny_run_trains_probes_and_reports(tmp_path):
-    from circuits.model import FastTransformer, build_bridge
-    from circuits.train import train
+    from circuits.model.transformer import FastTransformer, build_bridge
+    from circuits.training.trainer import train
     from probes.registry import is_declared
-    from probes.sweep import load_notes
+    from probes.sweep.runner import load_notes
     from workbench import analyze, report
 
     config = modular_config()

@@ -1,5 +1,5 @@
 """Local Hugging Face checkpoints: discovery, offline loading, facts, and the hook facts an intervention engine
-relies on (circuits/hf.py docstring), on tiny GPT-2 and GPT-NeoX folders without tokenizers."""
+relies on (circuits/model/hf.py docstring), on tiny GPT-2 and GPT-NeoX folders without tokenizers."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ import torch
 from hf_models import ARCHS, VOCAB, add_tokenizer, make_revision_series, make_tiny
 
 from circuits.errors import WorkbenchError
-from circuits.hf import (
+from circuits.model.hf import (
     Revision,
     check_hf_folder,
     discover_revisions,
@@ -77,7 +77,7 @@ def test_make_revision_series_saves_distinct_revisions(tmp_path):
 
 def test_a_lone_model_folder_is_step_0_unless_named_by_step(folders, tmp_path, caplog):
     lone = _copy(folders["gpt2"], tmp_path / "gpt2-70m")
-    with caplog.at_level(logging.WARNING, logger="circuits.hf"):
+    with caplog.at_level(logging.WARNING, logger="circuits.model.hf"):
         assert discover_revisions([lone]) == [Revision(0, lone)]
     assert "step 0" in caplog.text
     named = _copy(folders["gpt2"], tmp_path / "pythia-70m-step3000")
@@ -254,7 +254,7 @@ def test_bos_falls_back_to_eos_and_native_bridges_are_refused(folders, tmp_path)
     assert hf_model_facts(load_hf_bridge(folder)).bos_token_id == 7
     from builders import tiny_model
 
-    from circuits.model import build_bridge
+    from circuits.model.transformer import build_bridge
 
     with pytest.raises(WorkbenchError, match="load_hf_bridge"):
         hf_model_facts(build_bridge(tiny_model()))
@@ -333,10 +333,10 @@ def test_a_special_token_id_outside_the_vocabulary_is_one_clear_error_naming_the
 
 @pytest.mark.parametrize(("arch", "name"), [("gpt2", "GPT2LMHeadModel"), ("neox", "GPTNeoXForCausalLM")])
 def test_the_transformerlens_adapter_still_finds_the_architecture(arch, name):
-    """circuits.tl_adapter wraps TransformerLens's private architecture lookup: this fails when a release moves it."""
+    """circuits.model.tl_adapter wraps TransformerLens's private architecture lookup: this fails when a release moves it."""
     from hf_models import _gpt2_model, _neox_model
 
-    from circuits.tl_adapter import architecture_of
+    from circuits.model.tl_adapter import architecture_of
 
     model = (_gpt2_model if arch == "gpt2" else _neox_model)(0)
     assert architecture_of(model.config) == name

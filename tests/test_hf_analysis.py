@@ -7,9 +7,9 @@ import json
 import pytest
 from hf_models import make_revision_series
 
-from circuits.store import ANALYSIS_DIR, REPORT_FILE
+from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE
 from icl_workbench import main
-from probes.sweep import SWEEP_FILE
+from probes.sweep.runner import SWEEP_FILE
 
 
 @pytest.fixture(scope="module", params=["gpt2", "gpt_neox"])
@@ -27,7 +27,7 @@ def test_analyze_and_report_a_folder_of_revisions(series, tmp_path, capsys, monk
     assert {r["step"] for r in table} == {0, 500, 1000}
     assert {r["probe"] for r in table} == {"attention", "icl", "ablation", "induction_controls"}
     assert {"induction", "induction/raw", "induction/control", "previous_token"} <= {r["metric"] for r in table if r["probe"] == "attention"}
-    monkeypatch.setattr("probes.hf_source.load_hf_bridge", lambda *a, **k: pytest.fail("the report loaded a model"))
+    monkeypatch.setattr("probes.engine.hf_source.load_hf_bridge", lambda *a, **k: pytest.fail("the report loaded a model"))
     assert main(["report", str(out)]) == 0
     printed = capsys.readouterr().out
     page = (out / REPORT_FILE).read_text()

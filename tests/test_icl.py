@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from probes.icl import icl_positions, icl_score, locate_phase_change
+from probes.measures.icl import icl_positions, icl_score, locate_phase_change
 
 
 def test_icl_score_is_late_minus_early_so_context_use_is_negative():
@@ -35,7 +35,7 @@ def test_locator_needs_two_checkpoints():
 def _grid() -> list[int]:
     """The default run's merged log + linear checkpoint grid (41 steps over 3,000)."""
     from circuits.presets import preset
-    from circuits.schedule import checkpoint_steps
+    from circuits.training.schedule import checkpoint_steps
 
     return checkpoint_steps(preset("attn-only-2l").train)
 
@@ -104,7 +104,7 @@ def _sigmoid_drop(steps: list[int], drop: float, at: float, width: float = 25.0)
 def test_locator_rejects_a_noiseless_small_drop_on_the_loss_scale():
     """A noiseless 0.05-nat drop (and the +no-k-comp runs' 0.2-nat one at step 272) is no phase change: the
     curve-based noise floor is ≈ 0 on a smooth curve, so only a minimum change on the loss scale can reject it."""
-    from probes.metrics import PHASE_MIN_LOSS_SHARE
+    from probes.claims.thresholds import PHASE_MIN_LOSS_SHARE
 
     steps = _grid()
     for drop in (0.05, 0.2, 0.5):
@@ -134,7 +134,7 @@ def test_locator_needs_a_plateau_after_the_window():
 
 
 def test_locator_checks_state_every_criterion_with_its_margin():
-    from probes.icl import phase_checks
+    from probes.measures.icl import phase_checks
 
     steps = _grid()
     change = locate_phase_change(steps, _sigmoid_drop(steps, 0.2, 272), scale=CHANCE, min_change=0.25)
@@ -145,7 +145,7 @@ def test_locator_checks_state_every_criterion_with_its_margin():
 
 
 def test_bootstrap_se_matches_the_standard_error_of_the_mean():
-    from probes.icl import bootstrap_se
+    from probes.measures.icl import bootstrap_se
 
     x = torch.randn(400, generator=torch.Generator().manual_seed(0))
     assert bootstrap_se(x) == pytest.approx(float(x.std() / 20), rel=0.2)
@@ -155,7 +155,7 @@ def test_bootstrap_se_matches_the_standard_error_of_the_mean():
 def test_bag_of_context_baseline_is_uniform_without_repeats_and_learns_from_counts():
     """The best order-free predictor (softmax of β·count + γ·[seen] of each earlier token): on 63 distinct tokens it
     learns to avoid the seen ones (ln(127 − i) at position i), and where the context repeats 4 tokens it gets ≤ ln 4."""
-    from probes.icl import bag_of_context_losses
+    from probes.measures.icl import bag_of_context_losses
 
     fresh = torch.arange(1, 64).view(1, 63)
     fresh = torch.cat([torch.zeros(1, 1, dtype=torch.long), fresh], dim=1)  # BOS, then 63 distinct tokens
@@ -177,7 +177,7 @@ def test_locator_checks_the_required_direction():
     assert locate_phase_change(steps, up, scale=chance, min_change=0.25).detected  # direction None: either way
     falling_required = locate_phase_change(steps, up, scale=chance, min_change=0.25, direction=-1)
     assert not falling_required.detected and "rises" in falling_required.reason
-    from probes.icl import phase_checks
+    from probes.measures.icl import phase_checks
 
     signed = next(k for k in phase_checks(falling_required) if k.name == "change in the required direction")
     assert not signed.passed and signed.margin < 0
@@ -192,7 +192,7 @@ def test_locator_with_a_nan_scale_or_noise_detects_nothing():
     values = [3.0, 3.0, 3.0, 2.95, 2.95, 2.95, 2.95]
     nan_scale = locate_phase_change(steps, values, scale=float("nan"), min_change=0.25)
     assert not nan_scale.detected and "scale" in nan_scale.reason and "not finite" in nan_scale.reason
-    from probes.icl import phase_checks
+    from probes.measures.icl import phase_checks
 
     assert not phase_checks(nan_scale)[0].passed
     nan_noise = locate_phase_change(steps, values, noise=float("nan"))

@@ -9,11 +9,11 @@ import pytest
 import torch
 from builders import tiny_config
 
-from circuits.model import FastTransformer, build_bridge, initial_state_dict
-from probes.ablation import ABLATIONS, ablation_effects, head_set_mask, single_head_conditions
-from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs
-from probes.interventions import FastEngine, HookEngine, hook_resid_post, hook_z, last_position_patch
+from circuits.model.transformer import FastTransformer, build_bridge, initial_state_dict
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
+from probes.engine.interventions import FastEngine, HookEngine, hook_resid_post, hook_z, last_position_patch
+from probes.measures.ablation import ABLATIONS, ablation_effects, head_set_mask, single_head_conditions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from ablation_speed import naive_effects  # noqa: E402 - the per-head run_with_hooks loop
@@ -100,14 +100,14 @@ def test_the_checkpoint_picks_the_fast_engine_for_our_models_and_hooks_otherwise
 def hf_bridge(request, tmp_path_factory):
     from hf_models import make_tiny
 
-    from circuits.hf import load_hf_bridge
+    from circuits.model.hf import load_hf_bridge
 
     return load_hf_bridge(make_tiny(request.param, tmp_path_factory.mktemp(request.param) / "model", seed=3))
 
 
 def test_the_hook_engine_on_hugging_face_bridges_equals_the_per_head_loop(hf_bridge):
-    from circuits.hf import hf_model_facts
-    from probes.checkpoint import ModelFacts
+    from circuits.model.hf import hf_model_facts
+    from probes.engine.checkpoint import ModelFacts
 
     f = hf_model_facts(hf_bridge)
     facts = ModelFacts(f.n_layers, f.n_heads, f.d_model, f.d_head, f.n_ctx, f.d_vocab, bos=f.bos_token_id, native=False)

@@ -13,7 +13,8 @@ TOP = ("workbench", "icl_workbench")
 
 
 def module_files() -> dict[str, Path]:
-    files = {f"{pkg}.{p.stem}": p for pkg in PACKAGES for p in (ROOT / pkg).glob("*.py") if p.stem != "__init__"}
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts): p
+             for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if p.stem != "__init__"}
     return files | {name: ROOT / f"{name}.py" for name in TOP}
 
 
@@ -75,11 +76,38 @@ def test_the_cli_starts_without_transformer_lens():
     assert result.stdout.strip() == "False"
 
 
-def test_every_module_is_named_in_the_readme_layout():
-    import re
-
+def layout_block() -> str:
     text = (ROOT / "README.md").read_text()
     layout = text[text.index("## Layout"):]
-    layout = layout[: layout.index("```", layout.index("```") + 3)]
-    missing = [name for name, file in module_files().items() if not re.search(rf"\b{re.escape(file.name)}\b", layout)]
-    assert not missing, f"README's Layout section does not name {missing}"
+    return layout[: layout.index("```", layout.index("```") + 3)]
+
+
+def folder_entry(layout: str, folder: str) -> str:
+    """The text of the Layout block from `folder/` (a word of its own) to the next folder or package line."""
+    import re
+
+    start = re.search(rf"(?m)^\s*{re.escape(folder)}/", layout)
+    if start is None:
+        return ""
+    rest = layout[start.end():]
+    end = re.search(r"(?m)^\s*[a-z_]+/", rest)
+    return rest[: end.start() if end else len(rest)]
+
+
+def test_every_module_is_named_in_the_readme_layout():
+    """Each module appears under its own folder's line (`circuits/`, then `    data/` …): the Layout is the tree."""
+    import re
+
+    layout = layout_block()
+    missing = []
+    for name, file in module_files().items():
+        parts = name.split(".")
+        entry = folder_entry(layout, parts[-2]) if len(parts) > 2 else folder_entry(layout, parts[0]) if len(parts) == 2 else layout
+        if not re.search(rf"(?<![\w/]){re.escape(file.name)}\b", entry):
+            missing.append(name)
+    assert not missing, f"README's Layout section does not name {missing} under their folders"
+
+
+def test_every_subpackage_says_what_its_stage_is():
+    for init in [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")]:
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{init.relative_to(ROOT)} has no docstring"

@@ -1,5 +1,5 @@
-"""The LLC probe (probes.llc: devinterp 2.0.1's SGLD estimator), its calibration on a regular model, stage boundaries
-(probes.stages) and the report section (probes.report_llc)."""
+"""The LLC probe (probes.measures.llc: devinterp 2.0.1's SGLD estimator), its calibration on a regular model, stage boundaries
+(probes.claims.llc_stages) and the report section (probes.report.llc)."""
 from __future__ import annotations
 
 import math
@@ -13,10 +13,11 @@ from builders import tiny_config
 from nulls_llc import blip_curve, curve_table, flat_tight_curve, llc_rows
 
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
-from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs
-from probes.llc import (
+from circuits.model.transformer import FastTransformer
+from probes.claims.llc_stages import stage_boundaries
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
+from probes.measures.llc import (
     DEFAULT_SETTINGS,
     LLCResult,
     LLCSettings,
@@ -28,8 +29,7 @@ from probes.llc import (
     split_rhat,
 )
 from probes.registry import is_declared
-from probes.report_llc import llc_claims, llc_section
-from probes.stages import stage_boundaries
+from probes.report.llc import llc_claims, llc_section
 
 TINY = LLCSettings(chains=2, draws=20, burnin=5, batch_size=8, n=16, trace_points=5)
 RUN_GRID = [0, 1, 2, 3, 5, 7, 11, 16, 25, 37, 55, 82, 122, 143, 182, 272, 286, 405, 429, 571, 605, 714, 857, 903, 1000,
@@ -79,7 +79,7 @@ def test_a_probe_set_of_the_wrong_size_is_refused():
 
 
 def test_models_that_are_not_ours_are_not_applicable_with_the_reason():
-    from probes.checkpoint import ModelFacts
+    from probes.engine.checkpoint import ModelFacts
     from probes.registry import not_applicable
 
     facts = ModelFacts(2, 4, 32, 8, 64, 97, native=False, architecture="gpt2")
@@ -192,7 +192,7 @@ def test_diagnose_flags_disagreement_drift_and_divergence():
     assert negative.diverged and any("negative" in r for r in negative.reasons)
 
 
-# ---- stage boundaries (probes.stages) on synthetic curves over the default run's checkpoint grid ----------------
+# ---- stage boundaries (probes.claims.llc_stages) on synthetic curves over the default run's checkpoint grid ----------------
 def _curve(fn, noise: float = 0.0, seed: int = 0) -> list[float]:
     gen = torch.Generator().manual_seed(seed)
     jitter = (noise * torch.randn(len(RUN_GRID), generator=gen)).tolist()
@@ -314,7 +314,8 @@ def test_a_flat_noisy_curve_with_tight_chains_neither_rises_nor_has_stages_at_th
 
 
 def test_every_llc_threshold_lives_in_the_thresholds_module():
-    from probes import metrics, report_llc
+    from probes.claims import thresholds as metrics
+    from probes.report import llc as report_llc
 
     assert not hasattr(report_llc, "NOISE_MULTIPLE")
     assert {"LLC_NOISE_MULTIPLE", "LLC_WINDOW_RATIO", "LLC_MIN_STAGES", "LLC_BOUNDARY_CHANCE_MAX"} <= set(vars(metrics))
@@ -322,9 +323,9 @@ def test_every_llc_threshold_lives_in_the_thresholds_module():
 
 def test_a_clamped_checkpoint_is_sampled_with_its_clamps():
     """Before: the probe built an unclamped FastTransformer, so λ̂ (and L_n(w*)) were of a model the run never was."""
-    from circuits.clamp import Clamp
-    from circuits.model import token_losses
-    from circuits.train import clamp_set
+    from circuits.model.clamp import Clamp
+    from circuits.model.transformer import token_losses
+    from circuits.training.trainer import clamp_set
 
     config = replace(tiny_config(model=dict(init_range=0.4)), clamps=(Clamp("zero_head", 0), Clamp("zero_head", 1)))
     ckpt = Checkpoint.native(config, FastTransformer(config.model).state_dict(), step=5)
@@ -339,10 +340,10 @@ def test_a_clamped_checkpoint_is_sampled_with_its_clamps():
 
 
 def test_the_report_shows_the_llc_section_only_when_llc_rows_exist(tiny_run, tmp_path, monkeypatch):
-    from circuits.store import RunStore
-    from probes import llc
-    from probes.report import write_report
-    from probes.sweep import run_sweep
+    from circuits.store.runs import RunStore
+    from probes.measures import llc
+    from probes.report.page import write_report
+    from probes.sweep.runner import run_sweep
 
     monkeypatch.setattr(llc, "DEFAULT_SETTINGS", TINY)
     shutil.copytree(tiny_run.path, tmp_path / "run")
@@ -377,9 +378,9 @@ def test_llc_at_every_checkpoint_rises_in_the_stage_that_holds_the_phase_change(
     """Every checkpoint of the default run (≈ 1 h on 2 shared cores). Measured on attn-only-2l seed 0: λ̂ 0.24 until
     step ~100, 9.6 at 429, 19.4 at 605, ≈ 19–20 to step 1,857 and 20.9 at 3,000; stage boundaries at steps 173 and
     918 bracket the phase-change window 429–714; no checkpoint flagged."""
-    from circuits.store import RunStore
-    from probes.report_llc import top_induction
-    from probes.sweep import run_sweep
+    from circuits.store.runs import RunStore
+    from probes.report.llc import top_induction
+    from probes.sweep.runner import run_sweep
 
     shutil.copytree(default_run.path, tmp_path / "run", ignore=shutil.ignore_patterns("analysis"))
     table = run_sweep(RunStore(tmp_path / "run"), probes=("attention", "llc"), progress=False)
@@ -392,11 +393,11 @@ def test_llc_at_every_checkpoint_rises_in_the_stage_that_holds_the_phase_change(
 
 
 def test_the_devinterp_adapter_silences_the_chain_bars_and_restores_them():
-    """probes.devinterp_adapter swaps devinterp's module-level `trange`: this fails when a release renames it."""
+    """probes.measures.devinterp_adapter swaps devinterp's module-level `trange`: this fails when a release renames it."""
     pytest.importorskip("devinterp")
     from devinterp.slt import sampler
 
-    from probes.devinterp_adapter import quiet_chains
+    from probes.measures.devinterp_adapter import quiet_chains
 
     original = sampler.trange
     with quiet_chains():

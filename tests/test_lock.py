@@ -11,7 +11,7 @@ import pytest
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.lock import LOCK_FILE, read_lock, run_lock
+from circuits.store.lock import LOCK_FILE, read_lock, run_lock
 
 
 def _plant_lock(run, pid: int, command: str = "icl-workbench train --preset x", host: str | None = None) -> None:
@@ -69,7 +69,7 @@ def test_lock_of_another_host_is_never_taken_over(tmp_path):
 def test_stale_lock_is_taken_over_with_a_warning(tmp_path, caplog):
     dead = _dead_pid()
     _plant_lock(tmp_path / "run", dead)
-    with caplog.at_level(logging.WARNING, logger="circuits.lock"), run_lock(tmp_path / "run") as lock:
+    with caplog.at_level(logging.WARNING, logger="circuits.store.lock"), run_lock(tmp_path / "run") as lock:
         assert read_lock(lock)["pid"] == os.getpid()
     assert any("stale lock" in r.getMessage() and str(dead) in r.getMessage() for r in caplog.records)
     assert not lock.exists() and list((tmp_path / "run").iterdir()) == []
@@ -91,7 +91,7 @@ def test_a_taken_over_lock_is_not_removed_by_its_old_holder(tmp_path, live_pid):
 
 
 def test_train_into_a_locked_run_raises_without_touching_its_files(tmp_path, live_pid):
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     run = tmp_path / "run"
     config = tiny_config()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from probes.registry import all_probes, is_declared
-from probes.sweep import run_sweep
+from probes.sweep.runner import run_sweep
 
 
 def test_every_probe_has_its_metric_names_declared():
@@ -12,7 +12,7 @@ def test_every_probe_has_its_metric_names_declared():
 def test_a_sweep_emits_only_declared_metric_names(tiny_run, tmp_path):
     import shutil
 
-    from circuits.store import RunStore
+    from circuits.store.runs import RunStore
 
     shutil.copytree(tiny_run.path, tmp_path / "run")  # the shared tiny run stays unanalyzed for other tests
     table = run_sweep(RunStore(tmp_path / "run"), progress=False)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from builders import tiny_model
 
-from circuits.model import FastTransformer, build_bridge
+from circuits.model.transformer import FastTransformer, build_bridge
 from circuits.presets import PRESETS, preset
 
 

@@ -123,7 +123,7 @@ def test_missing_and_unreadable_config_files(tmp_path):
 
 
 def test_a_bad_field_raises_before_anything_is_written(tmp_path):
-    from circuits.train import train
+    from circuits.training.trainer import train
 
     file = _write(tmp_path / "run.json", {"train": {"steps": 30}})
     before = file.read_text()

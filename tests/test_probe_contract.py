@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from circuits.store import ANALYSIS_DIR, REPORT_FILE, RunStore
-from probes import claims, registry
+from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore
+from probes import registry
+from probes.claims import claim as claims
 
 
 @pytest.fixture
@@ -26,9 +27,9 @@ def toy(monkeypatch):
 
 
 def test_a_probe_in_one_module_is_analyzed_cached_followed_and_reported(toy, tiny_run, tmp_path):
-    from probes.follow import follow
-    from probes.report import write_report
-    from probes.sweep import cache_file, run_sweep
+    from probes.report.page import write_report
+    from probes.sweep.follow import follow
+    from probes.sweep.runner import cache_file, run_sweep
 
     shutil.copytree(tiny_run.path, tmp_path / "run")
     run = RunStore(tmp_path / "run")
@@ -45,6 +46,6 @@ def test_a_probe_in_one_module_is_analyzed_cached_followed_and_reported(toy, tin
 
 
 def json_rows(run: RunStore) -> list[dict]:
-    from probes.sweep import load_table
+    from probes.sweep.runner import load_table
 
     return load_table(run)

@@ -2,7 +2,7 @@ import json
 import re
 import shutil
 
-from circuits.store import RunStore
+from circuits.store.runs import RunStore
 from icl_workbench import main
 
 

@@ -3,9 +3,9 @@ import shutil
 
 from browser import check_page, require_chromium
 
-from circuits.store import RunStore
-from probes.report import write_report
-from probes.sweep import run_sweep
+from circuits.store.runs import RunStore
+from probes.report.page import write_report
+from probes.sweep.runner import run_sweep
 
 
 def test_every_report_figure_renders_in_chromium_without_console_errors(tiny_run, tmp_path):

@@ -7,9 +7,9 @@ import math
 import pytest
 from builders import tiny_config
 
-from circuits.grid import GridSpec, grid_jobs
-from circuits.store import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE, RunStore
-from probes.report_grid import (
+from circuits.grids.grid import GridSpec, grid_jobs
+from circuits.store.runs import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE, RunStore
+from probes.report.grid import (
     GRID_REPORT_DATA,
     parameter_count,
     summarize_run,
@@ -123,7 +123,7 @@ def test_a_single_seed_supports_no_spread(tmp_path):
 @pytest.mark.parametrize("model", [{}, {"n_layers": 1}, {"attn_only": False}, {"attn_only": False, "d_mlp": 24},
                                    {"normalization": "LN", "attn_only": False}, {"positional": "rotary"}])
 def test_parameter_count_matches_the_model(model, monkeypatch):
-    from circuits import model as model_module
+    from circuits.model import transformer as model_module
 
     monkeypatch.setattr(model_module, "initial_state_dict", lambda cfg: {})  # count without initialising weights
     monkeypatch.setattr(model_module.FastTransformer, "load_state_dict", lambda self, *a, **k: None)
@@ -168,7 +168,7 @@ def test_a_loss_that_rises_on_every_seed_is_no_drop_in_a_phase_change():
 
     import nulls_grid as G
 
-    from probes.report_grid import grid_claims
+    from probes.report.grid import grid_claims
 
     up = lambda d, at: [G.CHANCE + d / (1 + math.exp(-(s - at) / 30)) for s in G.STEPS]  # noqa: E731
     runs = G.synthetic({"attn-only-2l": [up(1.5, 1500), up(1.6, 1400), up(1.4, 1600)]})
@@ -180,7 +180,7 @@ def test_a_loss_that_rises_on_every_seed_is_no_drop_in_a_phase_change():
 def _size(curves: dict) -> object:
     import nulls_grid as G
 
-    from probes.report_grid import by_preset, size_claim
+    from probes.report.grid import by_preset, size_claim
 
     return size_claim(by_preset(G.synthetic(curves)), "eval/repeat_loss")
 
@@ -200,7 +200,7 @@ def test_a_size_trend_needs_differences_beyond_the_seeds_spread():
     real = _size(seeds)
     assert real.supported, real.sentence
     # smallest |Δ| 1.0 nat; noise √(0.1² + 0.1²) = 0.141 (sample std over the seeds): margin = 1.0 / 0.141 − k
-    from probes.metrics import GRID_SIZE_NOISE_MULTIPLE
+    from probes.claims.thresholds import GRID_SIZE_NOISE_MULTIPLE
 
     assert real.margin == pytest.approx(1.0 / math.sqrt(0.02) - GRID_SIZE_NOISE_MULTIPLE, rel=1e-6)
     noisy = {p: [[G.CHANCE - d - e] * n for e in (-0.8, 0.0, 0.8)] for p, d in

@@ -2,13 +2,13 @@
 the patching method's own sanity check (Todd et al. 2024, arXiv 2310.15213)."""
 import pytest
 
-from circuits.model import FastTransformer
-from circuits.tasks import default_suite
-from probes.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations
-from probes.interventions import FastEngine
-from probes.report import write_report
-from probes.seeds import saved_claims, summarize
-from probes.sweep import run_sweep
+from circuits.data.tasks import default_suite
+from circuits.model.transformer import FastTransformer
+from probes.claims.seeds import saved_claims, summarize
+from probes.engine.interventions import FastEngine
+from probes.measures.function_vectors import FVSettings, TaskBatch, indirect_effects, mean_head_activations
+from probes.report.page import write_report
+from probes.sweep.runner import run_sweep
 
 pytestmark = pytest.mark.slow
 # The FV-side claims that held on all 5 seeds studied outside CI (`icl-workbench demo --preset fv --seeds 5`): FV

@@ -4,8 +4,8 @@ import math
 import pytest
 
 from circuits.config import training_lengths
-from probes.detectors import content_scores, controlled_induction_score, induction_target
-from probes.inputs import induction_lengths, induction_probe
+from probes.engine.inputs import induction_lengths, induction_probe
+from probes.measures.detectors import content_scores, controlled_induction_score, induction_target
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def test_the_k_composition_blocked_run_shows_no_phase_change(shared_runs_root, d
     change; the minimum change on the loss scale (a share of ln d_vocab) does not. The default run's 4-nat fall is."""
     from nulls_induction import no_k_comp_run
 
-    from probes.report_grid import summarize_run
+    from probes.report.grid import summarize_run
 
     blocked = summarize_run(no_k_comp_run(shared_runs_root).path, "attn-only-2l+no-k-comp", 0)
     assert blocked.phase_step is None and "of the metric's scale" in blocked.phase_reason and blocked.drop < 1.0
@@ -65,8 +65,8 @@ def test_the_k_composition_blocked_run_shows_no_phase_change(shared_runs_root, d
 
 
 def test_the_default_run_supports_the_induction_claims_and_the_control_does_not_use_context(default_run, control_run):
-    from probes.findings import compute_findings
-    from probes.sweep import run_sweep
+    from probes.claims.induction import compute_findings
+    from probes.sweep.runner import run_sweep
 
     claims = {c.key: c for c in compute_findings(run_sweep(default_run, progress=False)).claims}
     for key in ("induction/head", "induction/phase_change", "icl/uses_context", "circuit/previous_token_partner"):

@@ -4,11 +4,11 @@ import torch
 from test_detectors import RULES, reference_scores
 
 from icl_workbench import main
-from probes.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
-from probes.findings import compute_findings
-from probes.inputs import induction_probe
-from probes.metrics import INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD
-from probes.sweep import run_sweep
+from probes.claims.induction import compute_findings
+from probes.claims.thresholds import INDUCTION_THRESHOLD, K_COMPOSITION_RATIO, PREVIOUS_TOKEN_THRESHOLD
+from probes.engine.inputs import induction_probe
+from probes.measures.detectors import attention_patterns, duplicate_token_score, induction_score, previous_token_score
+from probes.sweep.runner import run_sweep
 
 pytestmark = pytest.mark.slow
 

@@ -2,11 +2,11 @@
 states its own statistic and control."""
 import pytest
 
-from probes.claims import NOT_SUPPORTED, fmt
-from probes.metrics import ABLATION_MIN_NATS
-from probes.report import write_report
-from probes.seeds import saved_claims, summarize, write_seed_report
-from probes.sweep import run_sweep
+from probes.claims.claim import NOT_SUPPORTED, fmt
+from probes.claims.seeds import saved_claims, summarize, write_seed_report
+from probes.claims.thresholds import ABLATION_MIN_NATS
+from probes.report.page import write_report
+from probes.sweep.runner import run_sweep
 
 pytestmark = pytest.mark.slow
 # Held on seeds 0–2 (the closing note's table). Not asserted: "ablation/induction_heads" beats ≥ 90% of the other

@@ -6,10 +6,10 @@ import torch
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
-from circuits.schedule import checkpoint_steps, eval_steps
-from circuits.store import CHECKPOINT_FILES, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, RunStore, list_runs
-from circuits.train import train
+from circuits.model.transformer import FastTransformer
+from circuits.store.runs import CHECKPOINT_FILES, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, RunStore, list_runs
+from circuits.training.schedule import checkpoint_steps, eval_steps
+from circuits.training.trainer import train
 
 
 def test_save_load_as_bridge_gives_identical_logits(tiny_run):
@@ -96,7 +96,7 @@ def test_not_a_run_directory(tmp_path):
 @pytest.fixture(params=[0o022, 0o077])
 def umask(request, monkeypatch):
     """Run a test under a umask (the store reads it once at import: patched to match)."""
-    import circuits.store as store
+    import circuits.store.runs as store
 
     old = os.umask(request.param)
     monkeypatch.setattr(store, "UMASK", request.param)
@@ -109,7 +109,7 @@ def _mode(path) -> int:
 
 
 def test_files_and_folders_the_store_writes_follow_the_umask(tiny_run, tmp_path, umask):
-    from circuits.store import atomic_write_text
+    from circuits.store.runs import atomic_write_text
 
     file_mode, dir_mode = 0o666 & ~umask, 0o777 & ~umask
     atomic_write_text(tmp_path / "a.txt", "x")
@@ -123,7 +123,7 @@ def test_files_and_folders_the_store_writes_follow_the_umask(tiny_run, tmp_path,
 
 
 def test_the_umask_is_read_without_changing_it():
-    from circuits.store import _read_umask
+    from circuits.store.runs import _read_umask
 
     old = os.umask(0o027)
     try:

@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from circuits.errors import WorkbenchError
-from circuits.store import STATE_FILE, RunStore
+from circuits.store.runs import STATE_FILE, RunStore
 from probes.registry import all_probes
-from probes.sweep import SWEEP_FILE, cache_file, load_notes, load_table, run_sweep
+from probes.sweep.runner import SWEEP_FILE, cache_file, load_notes, load_table, run_sweep
 from probes.table import select
 
 PROBES = all_probes()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from circuits.model import initial_state_dict
+from circuits.model.transformer import initial_state_dict
 from circuits.presets import preset
-from probes import function_vectors
-from probes.checkpoint import Checkpoint
-from probes.inputs import ProbeInputs
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
+from probes.measures import function_vectors
 from probes.registry import get_probe
 
 
@@ -25,7 +25,7 @@ def test_the_aie_is_computed_once_per_checkpoint_and_equals_a_fresh_one(probes, 
     rows = {name: get_probe(name).run(ckpt, inputs) for name in probes}
     assert len(calls) == 1
     fresh = Checkpoint.native(config, state)
-    from circuits.tasks import default_suite
+    from circuits.data.tasks import default_suite
 
     suite = default_suite()
     batch = function_vectors.TaskBatch.build(suite, function_vectors.FVSettings(), config.model.n_ctx,

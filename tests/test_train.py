@@ -4,9 +4,9 @@ from builders import tiny_config
 
 from circuits.config import TrainConfig
 from circuits.errors import WorkbenchError
-from circuits.schedule import checkpoint_steps, learning_rate
-from circuits.store import RunStore
-from circuits.train import train
+from circuits.store.runs import RunStore
+from circuits.training.schedule import checkpoint_steps, learning_rate
+from circuits.training.trainer import train
 
 
 class Interrupt(Exception):

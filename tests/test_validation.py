@@ -1,8 +1,8 @@
-"""Verdict counts over runs and the ±20% threshold sensitivity (probes.validation), from saved claims."""
+"""Verdict counts over runs and the ±20% threshold sensitivity (probes.claims.validation), from saved claims."""
 from __future__ import annotations
 
-from probes.claims import Check, flag, make_claim
-from probes.validation import flips, verdict_table
+from probes.claims.claim import Check, flag, make_claim
+from probes.claims.validation import flips, verdict_table
 
 
 def _saved(*claims):
@@ -25,7 +25,7 @@ def test_verdict_table_counts_supporting_and_stating_runs():
 
 
 def test_a_check_on_a_non_finite_value_fails_and_says_so():
-    from probes.claims import Check
+    from probes.claims.claim import Check
 
     for value in (float("inf"), float("nan")):
         check = Check("ratio", value, ">=", 3.0)

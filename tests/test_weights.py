@@ -1,8 +1,8 @@
 import torch
 from builders import tiny_model
 
-from circuits.model import FastTransformer
-from probes.weights import copying_score, head_weights, k_composition, k_composition_baseline, ov_circuits, qk_circuits, unembedding
+from circuits.model.transformer import FastTransformer
+from probes.measures.weights import copying_score, head_weights, k_composition, k_composition_baseline, ov_circuits, qk_circuits, unembedding
 
 
 def test_copying_score_equals_the_eigenvalues_of_the_full_vocab_ov_circuit():

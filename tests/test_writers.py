@@ -10,12 +10,12 @@ import torch
 from builders import tiny_config
 from writers_models import induction_pairs, planted_heads, with_negated_copy, writers_config, writers_model
 
+from circuits.data.tasks import default_suite
 from circuits.errors import WorkbenchError
-from circuits.model import FastTransformer
-from circuits.tasks import default_suite
-from probes.function_vectors import split_tasks
-from probes.interventions import FastEngine
-from probes.writers import (
+from circuits.model.transformer import FastTransformer
+from probes.engine.interventions import FastEngine
+from probes.measures.function_vectors import split_tasks
+from probes.measures.writers import (
     CANCELLER,
     NONE,
     WRITER,
@@ -121,7 +121,7 @@ def test_the_score_is_undefined_when_the_model_does_not_tell_the_rules_apart():
 
 
 def test_writer_and_canceller_heads_hold_their_class_on_at_least_half_of_the_tasks():
-    from probes.writers import TaskHeads, Validation, head_sets
+    from probes.measures.writers import TaskHeads, Validation, head_sets
 
     def task(classes):
         grid = torch.tensor([classes])
@@ -148,12 +148,12 @@ def test_rule_flipped_pairs_keep_every_input_and_flip_every_answer():
 
 def test_the_writers_probe_rows_are_declared_and_agree_with_the_fv_probe():
     """On an untrained tiny fv-mix model (the rows' mechanics, under the runtime shape checks)."""
-    from circuits.model import initial_state_dict
-    from probes.checkpoint import Checkpoint
-    from probes.fv_analysis import fv_probe
-    from probes.inputs import ProbeInputs
+    from circuits.model.transformer import initial_state_dict
+    from probes.engine.checkpoint import Checkpoint
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures.fv import fv_probe
+    from probes.measures.writers import writers_probe
     from probes.registry import is_declared
-    from probes.writers import writers_probe
 
     data = dict(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
     config = tiny_config(model=dict(d_vocab=80, n_ctx=24, attn_only=False, d_model=16, n_heads=4), data=data)  # 8 heads: fv needs 3 + 3
@@ -171,10 +171,10 @@ def test_the_writers_probe_rows_are_declared_and_agree_with_the_fv_probe():
 
 
 def test_the_writers_probe_refuses_runs_without_task_data(tiny_run):
-    from probes.checkpoint import RunSource
-    from probes.inputs import ProbeInputs
+    from probes.engine.checkpoint import RunSource
+    from probes.engine.inputs import ProbeInputs
+    from probes.measures.writers import writers_probe
     from probes.registry import not_applicable
-    from probes.writers import writers_probe
 
     inputs = ProbeInputs.for_run(tiny_run.config())
     assert "fv-mix" in not_applicable("writers", inputs)
@@ -219,7 +219,7 @@ def _table(classes: dict[tuple[int, int], list[int]], with_cancellers: bool = Tr
 
 
 def test_onsets_are_the_first_checkpoint_from_which_a_head_keeps_its_class():
-    from probes.writer_dynamics import order, stable_onset
+    from probes.claims.writers import order, stable_onset
 
     series = lambda *values: [(step, float(v)) for step, v in enumerate(values)]  # noqa: E731
     assert stable_onset(series(0, 1, 0, 1, 1), 1) == 3
@@ -230,8 +230,8 @@ def test_onsets_are_the_first_checkpoint_from_which_a_head_keeps_its_class():
 
 def test_the_canceller_phase_is_described_with_no_verdict():
     """No run of the fv preset's size has a canceller head during training, so the phase is a sentence, not a claim
-    (probes.writer_dynamics docstring): it names the window's checkpoints with a canceller head and the peaks."""
-    from probes.writer_dynamics import writer_dynamics
+    (probes.claims.writers docstring): it names the window's checkpoints with a canceller head and the peaks."""
+    from probes.claims.writers import writer_dynamics
 
     table = _table({(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, -1, -1, 0, 0, 0], (0, 0): [0] * 7})
     d = writer_dynamics(table, transition=(100, 400))
@@ -246,7 +246,7 @@ def test_the_canceller_phase_is_described_with_no_verdict():
 
 
 def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_canceller_is_no_phase():
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     table = _table({(1, 0): [0, 0, 1, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]})
     d = writer_dynamics(table, transition=(100, 300))
@@ -260,8 +260,8 @@ def test_canceller_onsets_are_ordered_against_writer_onsets_and_a_lasting_cancel
 
 
 def test_without_cancellers_the_canceller_claims_say_not_supported_and_the_report_says_so():
-    from probes.claims import NOT_SUPPORTED
-    from probes.report_writers import writers_section
+    from probes.claims.claim import NOT_SUPPORTED
+    from probes.report.writers import writers_section
 
     table = _table({(1, 0): [0, 0, 1, 1, 1, 1, 1], (1, 1): [0] * 7}, with_cancellers=False)
     table += [_row(100, "todd_topk/canceller_share", 0.0), _row(100, "ablate/zero/cancellers/logprob_change", 1.0)]  # stale
@@ -280,7 +280,7 @@ def test_without_cancellers_the_canceller_claims_say_not_supported_and_the_repor
 def test_each_writer_claim_fails_on_numbers_that_contradict_it():
     """The claims' controls: a logit rise without a log-prob CI above 0 (or below Wang's 0.10 nats), an FV that beats
     no FV but not random same-size sets, a Todd share below the writers' but at chance, pairs without a head set."""
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1], (0, 0): [0] * 7, (0, 1): [0] * 7}
     claims = lambda **kw: {c.key: c for c in writer_dynamics(_table(classes, **kw), transition=(100, 400)).claims}  # noqa: E731
@@ -304,7 +304,7 @@ def test_each_writer_claim_fails_on_numbers_that_contradict_it():
 
 
 def test_the_random_head_sets_and_the_bootstrap_interval():
-    from probes.writers import bootstrap_ci, random_head_sets
+    from probes.measures.writers import bootstrap_ci, random_head_sets
 
     sets = random_head_sets([(1, 0), (1, 1)], 2, 4)
     assert len(sets) == 15 and all(not {(1, 0), (1, 1)} & set(s) for s in sets) and random_head_sets([], 2, 4) == []
@@ -323,7 +323,7 @@ def writer_steps(run) -> list[int]:
 
 @pytest.fixture(scope="module")
 def fv_writers_table(fv_run):
-    from probes.sweep import run_sweep
+    from probes.sweep.runner import run_sweep
 
     return run_sweep(fv_run, ("attention", "icl", "fv", "fv_controls", "writers"), steps=writer_steps(fv_run), progress=False)
 
@@ -332,7 +332,7 @@ def fv_writers_table(fv_run):
 def test_the_trained_fv_run_has_writer_heads_and_agrees_with_the_fv_probe(fv_writers_table):
     """Measured on seeds 0 and 1 (all 40 checkpoints): 0.59 and 0.41 writers per selection task at step 6000, none at
     step 0; one canceller (task, head) pair in all 80 checkpoints × 17 tasks, so no canceller claim is asserted."""
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     claims = {c.key: c for c in writer_dynamics(fv_writers_table).claims}
     assert claims["writers/writers"].supported, claims["writers/writers"].sentence
@@ -348,8 +348,8 @@ def test_a_canceller_built_into_the_trained_model_is_found_exactly(fv_run, fv_wr
     negated copy (same QK and V, OV output × −1); the classifier must call it a canceller wherever it calls the writer a
     writer, and call no other head a canceller. (A −½ copy is flagged on 2 of the writer's 10 tasks only, seed 0: the
     max-over-heads null is set by the writer's own spread — Wang's test has little power for weaker cancellers.)"""
+    from probes.measures.writers import CANCELLER, classify_tasks
     from probes.table import select
-    from probes.writers import CANCELLER, classify_tasks
 
     last = fv_run.steps()[-1]
     writer, target = planted_heads(fv_writers_table, last)
@@ -369,7 +369,7 @@ def test_a_canceller_built_into_the_trained_model_is_found_exactly(fv_run, fv_wr
 def test_a_head_classed_at_initialisation_does_not_form_after_one_flicker():
     """Audit (/tmp/audit/t10.py): a writer and a canceller at step 0, each absent at one checkpoint, then back: the
     onset was the start of the last unbroken run, so both claims said "supported"."""
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     table = _table({(1, 0): [1, 1, 0, 1, 1, 1, 1], (1, 1): [-1, 0, -1, -1, -1, -1, -1], (1, 2): [0] * 7})
     claims = {c.key: c for c in writer_dynamics(table, transition=(100, 300)).claims}
@@ -377,7 +377,7 @@ def test_a_head_classed_at_initialisation_does_not_form_after_one_flicker():
 
 
 def test_a_class_must_be_held_for_three_checkpoints_or_every_one_after_the_first():
-    from probes.writer_dynamics import formed_onset, required_hold
+    from probes.claims.writers import formed_onset, required_hold
 
     series = lambda *values: [(step, float(v)) for step, v in enumerate(values)]  # noqa: E731
     assert formed_onset(series(0, 0, 0, 0, 1, 1), 1) is None  # held 2 < 3
@@ -385,7 +385,7 @@ def test_a_class_must_be_held_for_three_checkpoints_or_every_one_after_the_first
     assert formed_onset(series(1, 0, 0, 1, 1, 1), 1) is None  # there at initialisation
     assert formed_onset(series(0, 1, 1), 1) == 1 and formed_onset(series(0, 0, 1), 1) is None  # 3 checkpoints: hold 2
     assert formed_onset(series(0, 1), 1) == 1 and required_hold(2) == 1 and required_hold(40) == 3
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     late = _table({(1, 0): [0, 0, 0, 0, 0, 1, 1], (1, 1): [0, 0, 0, 0, 0, -1, -1]})
     claims = {c.key: c for c in writer_dynamics(late, transition=(100, 300)).claims}
@@ -393,7 +393,7 @@ def test_a_class_must_be_held_for_three_checkpoints_or_every_one_after_the_first
 
 
 def test_the_writers_injection_claim_without_a_no_fv_accuracy_is_not_supported_and_does_not_crash():
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     table = [r for r in _table({(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]})
              if r["metric"] != "no_fv_zero_shot_accuracy"]
@@ -404,7 +404,7 @@ def test_the_writers_injection_claim_without_a_no_fv_accuracy_is_not_supported_a
 def test_the_writers_injection_uses_the_exact_rank_p_not_the_mean_of_the_random_sets():
     """Beating every one of 7 same-size sets is rank p 1/8 > ABLATION_RANK_P (as fv/ablation), not "better than their
     mean"."""
-    from probes.writer_dynamics import writer_dynamics
+    from probes.claims.writers import writer_dynamics
 
     classes = {(1, 0): [0, 0, 0, 1, 1, 1, 1], (1, 1): [0, 0, 0, 0, -1, -1, -1]}
     few = _table(classes, **{"fv_zero_shot_accuracy/random_writers/sets": 7})

@@ -16,7 +16,7 @@ import torch
 from handbuilt import COPY, TOKEN, _rows, induction_model, set_positional_head
 
 from circuits.config import ModelConfig
-from probes.writers import PromptPairs
+from probes.measures.writers import PromptPairs
 
 WRITER_GAIN = 4.0  # the writer's OV gain: LD_clean ≈ gain·(1 − canceller_scale)·|u|² / 2, well above WRITER_MIN_GAP
 

@@ -3,7 +3,7 @@ report section. `tests/test_probe_contract.py` imports it and checks that the sw
 it with no other file touched."""
 from __future__ import annotations
 
-from probes.claims import Check, ClaimFamily, ClaimSpec, make_claim
+from probes.claims.claim import Check, ClaimFamily, ClaimSpec, make_claim
 from probes.registry import ProbeSpec, ReportContext, ReportSection, register_probe
 from probes.table import model_row, select
 

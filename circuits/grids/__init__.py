@@ -1,0 +1,1 @@
+"""Grids of runs: presets × seeds × overrides, on a local process pool or Ray."""

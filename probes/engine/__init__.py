@@ -1,0 +1,1 @@
+"""The engine under every probe: one checkpoint loaded once, seeded inputs, the intervention engines, checkpoint sources."""

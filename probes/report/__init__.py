@@ -1,0 +1,1 @@
+"""The HTML report: one page skeleton and one section module per family, plus notebook display."""
