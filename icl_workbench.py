@@ -63,8 +63,7 @@ def _run_path(args: argparse.Namespace, name: str) -> Path:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from circuits.store.runs import ANALYSIS_DIR
-    from probes.sweep.runner import SWEEP_FILE
+    from circuits.store.files import ANALYSIS_DIR, SWEEP_FILE
     from workbench import analyze, analyze_hf
 
     probes = tuple(args.probes.split(",")) if args.probes else None
@@ -117,12 +116,13 @@ def _report(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     import json
 
+    from circuits.store.files import SEED_REPORT_DATA
     from workbench import demo, demo_seeds
 
     if args.seeds:
         page = demo_seeds(args.preset, args.root, args.seeds, device=args.device, progress=not args.quiet)
         print(f"over {args.seeds} seeds:")
-        print("\n".join(line["sentence"] for line in json.loads((page.parent / "seeds.json").read_text())))
+        print("\n".join(line["sentence"] for line in json.loads((page.parent / SEED_REPORT_DATA).read_text())))
         print(f"seed report: {page}")
         return
     page, summary = demo(args.preset, args.root, device=args.device, progress=not args.quiet)

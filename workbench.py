@@ -73,8 +73,7 @@ def report(run: str | Path | RunStore | CheckpointSource) -> tuple[Path, list[st
     """Write the run's HTML report from its table; returns its path and the summary sentences."""
     import json
 
-    from circuits.store.runs import ANALYSIS_DIR
-    from probes.report.page import REPORT_DATA_FILE
+    from circuits.store.files import ANALYSIS_DIR, REPORT_DATA_FILE
 
     source = open_source(run)
     page = write_report(source)

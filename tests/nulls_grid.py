@@ -30,7 +30,8 @@ from nulls_induction import no_k_comp_run
 from circuits.config import RunConfig, replace
 from circuits.grids.grid import seed_config
 from circuits.presets import preset
-from circuits.store.runs import CONFIG_FILE, METRICS_FILE, RunStore
+from circuits.store.files import CONFIG_FILE, METRICS_FILE
+from circuits.store.runs import RunStore
 from probes.report.grid import RunSummary, summarize_run
 
 FAMILY = "grid"

@@ -10,11 +10,11 @@ from builders import tiny_config
 
 from circuits.config import RunConfig
 from circuits.errors import WorkbenchError
-from circuits.model.clamp import REFERENCE_CONFIG, Clamp, ClampSet, frozen_slices, previous_token_pattern
+from circuits.model.clamp import Clamp, ClampSet, frozen_slices, previous_token_pattern
 from circuits.model.transformer import FastTransformer, build_bridge, initial_state_dict, token_losses
 from circuits.overrides import build_run_config
 from circuits.presets import preset
-from circuits.store.runs import CONFIG_FILE, RunStore
+from circuits.store.runs import RunStore
 from circuits.training.evaluation import EvalSet, evaluate
 from circuits.training.trainer import clamp_set, train
 from probes.engine.checkpoint import RunSource
@@ -238,7 +238,6 @@ def test_config_json_round_trips_and_old_configs_load(tmp_path, reference_run):
     assert RunConfig.from_json(config.to_json()) == config
     assert "clamps" not in json.loads(tiny_config().to_json())  # unclamped runs keep their old config.json
     assert RunConfig.from_json(tiny_config().to_json()).clamps == ()
-    assert REFERENCE_CONFIG == CONFIG_FILE
     with pytest.raises(WorkbenchError, match=r"clamps\[0\] has unknown field\(s\) \['heads'\]"):
         RunConfig.from_json(json.dumps(json.loads(config.to_json()) | {"clamps": [{"kind": "zero_head", "layer": 0, "heads": 1}]}))
 
@@ -268,7 +267,8 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
     from test_report_grid import FLAT, _jump_at, _write_run
 
     from circuits.grids.grid import GridSpec, grid_jobs
-    from probes.report.grid import GRID_REPORT_DATA, write_grid_report
+    from circuits.store.files import GRID_REPORT_DATA
+    from probes.report.grid import write_grid_report
 
     variant = tmp_path / "variant.json"
     variant.write_text(json.dumps({"preset": "tiny+zero", "clamps": [{"kind": "zero_head", "layer": 1, "head": 0}]}))

@@ -4,7 +4,8 @@ from builders import tiny_config
 
 from circuits.device import resolve_device
 from circuits.errors import WorkbenchError
-from circuits.store.runs import CHECKPOINT_FILES, RunStore
+from circuits.store.files import CHECKPOINT_FILES
+from circuits.store.runs import RunStore
 from circuits.training.trainer import train
 
 NO_CUDA = "CUDA is not available on this machine \\(torch.cuda.is_available\\(\\) is False\\); use --device cpu or auto"

@@ -16,8 +16,8 @@ import torch
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.store.lock import LOCK_FILE
-from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore
+from circuits.store.files import ANALYSIS_DIR, LOCK_FILE, REPORT_FILE
+from circuits.store.runs import RunStore
 from circuits.training.trainer import train
 from probes.registry import all_probes
 from probes.sweep.follow import follow, live_figure, lock_holder_alive

@@ -13,8 +13,7 @@ from circuits.errors import WorkbenchError
 from circuits.grids.executors import run_jobs
 from circuits.grids.grid import (
     GRID_FILE,
-    RESULTS_FILE,
-    SWEEP_TABLE,
+    GRID_RESULTS_FILE,
     GridSpec,
     grid_jobs,
     grid_runs,
@@ -23,7 +22,7 @@ from circuits.grids.grid import (
     parse_seeds,
     run_grid,
 )
-from circuits.store.lock import LOCK_FILE
+from circuits.store.files import LOCK_FILE
 from circuits.store.runs import RunStore
 
 STEPS = 40
@@ -67,14 +66,12 @@ def test_parse_seeds_errors(text, message):
 
 def test_grid_runs_share_the_seed_demo_naming_and_apply_sets():
     from circuits.grids.grid import seed_run_name  # what `demo --seeds` names its runs with
-    from probes.sweep.runner import SWEEP_FILE
 
     runs = grid_runs(GridSpec(("attn-only-1l", "attn-only-2l"), (0, 3), ("train.steps=300",)))
     assert [r.name for r in runs] == ["attn-only-1l-seed0", "attn-only-1l-seed3", "attn-only-2l-seed0", "attn-only-2l-seed3"]
     assert [r.name for r in runs] == [seed_run_name(r.preset, r.seed) for r in runs]
     assert all(r.config.train.steps == 300 and r.config.train.seed == r.seed == r.config.model.seed for r in runs)
     assert runs[3].config.model.n_layers == 2 and runs[0].config.model.n_layers == 1
-    assert SWEEP_TABLE == SWEEP_FILE
 
 
 @pytest.mark.parametrize("spec, message", [(GridSpec(("attn-only-2l",), (0,), ("train.seed=3",)), "conflicts with the grid's seeds"),
@@ -98,13 +95,14 @@ def test_process_grid_trains_every_run(process_grid, spec):
     assert RunStore(out / "tiny-a-seed1").config().model.seed == 1
     record = json.loads((out / GRID_FILE).read_text())
     assert record["spec"] == spec.to_dict() and [r["name"] for r in record["runs"]] == names
-    assert [r["ok"] for r in json.loads((out / RESULTS_FILE).read_text())] == [True] * 4
+    assert [r["ok"] for r in json.loads((out / GRID_RESULTS_FILE).read_text())] == [True] * 4
     assert RunStore(out / "tiny-a-seed0").load_weights(STEPS)["embed.weight"].ne(
         RunStore(out / "tiny-a-seed1").load_weights(STEPS)["embed.weight"]).any()  # the seeds differ
 
 
 def test_grid_report_reads_the_real_runs(process_grid):
-    from probes.report.grid import GRID_REPORT_DATA, write_grid_report
+    from circuits.store.files import GRID_REPORT_DATA
+    from probes.report.grid import write_grid_report
 
     out, _ = process_grid
     write_grid_report(out)
@@ -115,7 +113,7 @@ def test_grid_report_reads_the_real_runs(process_grid):
 
 def test_rerun_skips_finished_runs(process_grid, spec):
     out, _ = process_grid
-    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != RESULTS_FILE}
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != GRID_RESULTS_FILE}
     again = run_grid(spec, out, backend="process", workers=2, progress=False, done=is_trained)
     assert all(r.ok and r.skipped for r in again)
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
@@ -145,7 +143,7 @@ def test_interrupted_run_resumes_and_a_failed_run_does_not_stop_it(process_grid,
     assert results[3].ok, results[3].error
     assert (final / "model.safetensors").read_bytes() == expected
     assert {p: p.stat().st_mtime_ns for p in earlier} == earlier and not (run.path / LOCK_FILE).exists()
-    assert [r["ok"] for r in json.loads((out / RESULTS_FILE).read_text())] == [False, True, True, True]
+    assert [r["ok"] for r in json.loads((out / GRID_RESULTS_FILE).read_text())] == [False, True, True, True]
 
 
 def test_a_folder_holding_another_grid_or_run_is_refused(process_grid, spec, tmp_path):

@@ -7,9 +7,8 @@ import json
 import pytest
 from hf_models import make_revision_series
 
-from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE
+from circuits.store.files import ANALYSIS_DIR, REPORT_FILE, SWEEP_FILE
 from icl_workbench import main
-from probes.sweep.runner import SWEEP_FILE
 
 
 @pytest.fixture(scope="module", params=["gpt2", "gpt_neox"])

@@ -111,3 +111,21 @@ def test_every_module_is_named_in_the_readme_layout():
 def test_every_subpackage_says_what_its_stage_is():
     for init in [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")]:
         assert ast.get_docstring(ast.parse(init.read_text())), f"{init.relative_to(ROOT)} has no docstring"
+
+
+def file_name_constants(file: Path) -> list[str]:
+    """Module-level string constants of `file` that spell a file name (`X = "name.json"`)."""
+    import re
+
+    return [ast.unparse(node) for node in ast.parse(file.read_text()).body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            and re.fullmatch(r"[\w.-]+\.(json|jsonl|html|safetensors|pt)", node.value.value)]
+
+
+def test_run_directory_file_names_are_defined_in_one_module():
+    """`circuits/store/files.py` names every file of a run, grid and analysis folder; no other module defines one
+    (Hugging Face's own folder names in `circuits/model/hf.py` describe a foreign format, not ours)."""
+    allowed = {"circuits.store.files", "circuits.model.hf"}
+    offenders = {name: found for name, file in module_files().items() if name not in allowed and (found := file_name_constants(file))}
+    assert not offenders, offenders
+    assert file_name_constants(ROOT / "circuits/store/files.py")  # the check can see a constant

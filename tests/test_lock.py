@@ -11,7 +11,8 @@ import pytest
 from builders import tiny_config
 
 from circuits.errors import WorkbenchError
-from circuits.store.lock import LOCK_FILE, read_lock, run_lock
+from circuits.store.files import LOCK_FILE
+from circuits.store.lock import read_lock, run_lock
 
 
 def _plant_lock(run, pid: int, command: str = "icl-workbench train --preset x", host: str | None = None) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore
+from circuits.store.files import ANALYSIS_DIR, REPORT_FILE
+from circuits.store.runs import RunStore
 from probes import registry
 from probes.claims import claim as claims
 

@@ -8,7 +8,8 @@ import pytest
 from builders import tiny_config
 
 from circuits.grids.grid import GridSpec, grid_jobs
-from circuits.store.runs import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE, RunStore
+from circuits.store.files import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE
+from circuits.store.runs import RunStore
 from probes.report.grid import (
     GRID_REPORT_DATA,
     parameter_count,

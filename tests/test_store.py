@@ -7,7 +7,8 @@ from builders import tiny_config
 
 from circuits.errors import WorkbenchError
 from circuits.model.transformer import FastTransformer
-from circuits.store.runs import CHECKPOINT_FILES, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, RunStore, list_runs
+from circuits.store.files import CHECKPOINT_FILES, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE
+from circuits.store.runs import RunStore, list_runs
 from circuits.training.schedule import checkpoint_steps, eval_steps
 from circuits.training.trainer import train
 

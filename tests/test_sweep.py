@@ -6,9 +6,10 @@ import shutil
 import pytest
 
 from circuits.errors import WorkbenchError
-from circuits.store.runs import STATE_FILE, RunStore
+from circuits.store.files import STATE_FILE, SWEEP_FILE
+from circuits.store.runs import RunStore
 from probes.registry import all_probes
-from probes.sweep.runner import SWEEP_FILE, cache_file, load_notes, load_table, run_sweep
+from probes.sweep.runner import cache_file, load_notes, load_table, run_sweep
 from probes.table import select
 
 PROBES = all_probes()

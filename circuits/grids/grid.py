@@ -19,11 +19,9 @@ from typing import Any
 from circuits.config import RunConfig, replace
 from circuits.errors import WorkbenchError
 from circuits.grids.executors import JobResult, run_jobs
-from circuits.store.runs import ANALYSIS_DIR, CONFIG_FILE, RunStore, atomic_write_text
+from circuits.store.files import ANALYSIS_DIR, CONFIG_FILE, GRID_FILE, GRID_RESULTS_FILE, SWEEP_FILE
+from circuits.store.runs import RunStore, atomic_write_text
 
-GRID_FILE = "grid.json"
-RESULTS_FILE = "grid_results.json"
-SWEEP_TABLE = "sweep.jsonl"  # = probes.sweep.runner.SWEEP_FILE (circuits never imports probes; a test keeps them equal)
 _SEED_ITEM = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 logger = logging.getLogger(__name__)
 
@@ -192,7 +190,7 @@ def is_trained(job: GridJob) -> bool:
 def is_finished(job: GridJob, probes: tuple[str, ...] = ()) -> bool:
     """Trained to its final checkpoint AND analyzed: RUN/analysis/sweep.jsonl present and holding rows of every
     probe in `probes` (so a grid re-run with more probes analyzes its runs again; cached results are reused)."""
-    table = job.out / ANALYSIS_DIR / SWEEP_TABLE
+    table = job.out / ANALYSIS_DIR / SWEEP_FILE
     if not (is_trained(job) and table.is_file()):
         return False
     found = {json.loads(line)["probe"] for line in table.read_text().splitlines() if line} if probes else set()
@@ -225,5 +223,5 @@ def run_grid(spec: GridSpec, out: str | Path, job_fn: Callable[[GridJob], Any] =
     failed = [r for r in results if not r.ok]
     for r in failed:
         logger.error("grid run %s failed: %s", r.name, r.error)
-    atomic_write_text(Path(out) / RESULTS_FILE, json.dumps([r.to_dict() for r in results], indent=1, default=str))
+    atomic_write_text(Path(out) / GRID_RESULTS_FILE, json.dumps([r.to_dict() for r in results], indent=1, default=str))
     return results

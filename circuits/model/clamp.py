@@ -56,6 +56,7 @@ from torch import Tensor
 
 from circuits.errors import WorkbenchError
 from circuits.model.seams import Seams
+from circuits.store.files import CONFIG_FILE
 
 logger = logging.getLogger(__name__)
 KINDS = ("prev_token_pattern", "zero_head", "mean_head", "block_k_composition", "reference_pattern", "reference_output")
@@ -64,7 +65,6 @@ Z_KINDS = ("zero_head", "mean_head")
 REFERENCE_KINDS = ("reference_pattern", "reference_output")
 SITES = {"prev_token_pattern": "pattern", "reference_pattern": "pattern", "zero_head": "z", "mean_head": "z",
          "block_k_composition": "k", "reference_output": "output"}
-REFERENCE_CONFIG = "config.json"  # = circuits.store.runs.CONFIG_FILE (this module cannot import the store; a test keeps them equal)
 SHAPE_FIELDS = ("n_layers", "d_model", "n_heads", "n_ctx", "d_vocab", "attn_only", "normalization", "positional")
 FIELD_TYPES = {"kind": (str,), "layer": (int,), "head": (int, type(None)), "start_step": (int,), "reference": (str, type(None))}
 
@@ -91,7 +91,7 @@ class Clamp:
 
 
 # ----- JSON and validation ------------------------------------------------------------------------------------
-def clamps_from_json(raw: Any, source: str = "config.json") -> tuple[Clamp, ...]:
+def clamps_from_json(raw: Any, source: str = CONFIG_FILE) -> tuple[Clamp, ...]:
     """A JSON list of clamp objects (`{"kind": …, "layer": …, "head": …, "start_step": …, "reference": …}`) as
     Clamps; one WorkbenchError naming the item and field for anything else. Missing `head`/`start_step`/`reference`
     take their defaults."""
@@ -150,9 +150,9 @@ def _validate_one(clamp: Clamp, model: Any, steps: int) -> None:
 
 
 def _check_reference(clamp: Clamp, model: Any) -> None:
-    file = Path(clamp.reference) / REFERENCE_CONFIG
+    file = Path(clamp.reference) / CONFIG_FILE
     if not file.is_file():
-        raise WorkbenchError(f"clamp {clamp.label}: reference run {clamp.reference} not found (no {REFERENCE_CONFIG}); "
+        raise WorkbenchError(f"clamp {clamp.label}: reference run {clamp.reference} not found (no {CONFIG_FILE}); "
                              f"train it first or fix the path.")
     try:
         raw = json.loads(file.read_text())

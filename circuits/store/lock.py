@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from circuits.errors import WorkbenchError
+from circuits.store.files import LOCK_FILE
 
-LOCK_FILE = ".lock"
 _PARTIAL_RETRIES = 20  # a holder writes its lock in one call; an empty/partial read is retried for ~1 s
 logger = logging.getLogger(__name__)
 

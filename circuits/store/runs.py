@@ -26,20 +26,11 @@ from safetensors.torch import load_file, save_file
 
 from circuits.config import RunConfig
 from circuits.errors import WorkbenchError
+from circuits.store.files import CHECKPOINT_FILES, CONFIG_FILE, METRICS_FILE, MODEL_FILE, OPTIMIZER_FILE, RNG_FILE, STATE_FILE, STEPS_DIR, step_dirname
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.jsonl"
-STEPS_DIR = "steps"
-ANALYSIS_DIR = "analysis"
-REPORT_FILE = "report.html"
-MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.pt"
-RNG_FILE = "rng.safetensors"
-STATE_FILE = "state.json"
-CHECKPOINT_FILES = (MODEL_FILE, OPTIMIZER_FILE, RNG_FILE, STATE_FILE)
 logger = logging.getLogger(__name__)
 
 
@@ -82,9 +73,6 @@ def _apply_umask(folder: Path) -> None:
         os.chmod(file, file_mode())
     os.chmod(folder, dir_mode())
 
-
-def step_dirname(step: int) -> str:
-    return f"step_{step:06d}"
 
 
 class RunStore:

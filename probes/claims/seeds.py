@@ -12,10 +12,9 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
+from circuits.store.files import ANALYSIS_DIR, REPORT_FILE, SEED_REPORT_DATA
+from circuits.store.runs import RunStore, atomic_write_text
 from probes.claims.claim import fmt
-
-SEED_REPORT_DATA = "seeds.json"
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def summarize(claims_by_run: dict[str, list[dict]]) -> list[SeedClaim]:
 
 
 def saved_claims(store: RunStore) -> list[dict]:
-    from probes.report.page import REPORT_DATA_FILE
+    from circuits.store.files import REPORT_DATA_FILE
 
     return json.loads((store.path / ANALYSIS_DIR / REPORT_DATA_FILE).read_text())["claims"]
 

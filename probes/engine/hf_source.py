@@ -18,10 +18,9 @@ import torch
 
 from circuits.errors import WorkbenchError
 from circuits.model.hf import Revision, discover_revisions, hf_model_facts, load_hf_bridge, weight_files
-from circuits.store.runs import ANALYSIS_DIR, atomic_write_text
+from circuits.store.files import ANALYSIS_DIR, HF_SOURCE_FILE
+from circuits.store.runs import atomic_write_text
 from probes.engine.checkpoint import Checkpoint, ModelFacts
-
-SOURCE_FILE = "hf_source.json"
 
 
 def default_out(paths: list[Path]) -> Path:
@@ -52,15 +51,15 @@ class HFSource:
         _claim(self.path, record)
         self._first = load_hf_bridge(self.revisions[0].path)
         self.facts = _facts(self._first)
-        atomic_write_text(self.path / SOURCE_FILE, json.dumps({"revisions": record, "facts": asdict(self.facts)}, indent=2))
+        atomic_write_text(self.path / HF_SOURCE_FILE, json.dumps({"revisions": record, "facts": asdict(self.facts)}, indent=2))
 
     @classmethod
     def reopen(cls, out: Path) -> HFSource:
         """The source an earlier `analyze --hf … --out OUT` recorded in OUT, for reading its table (no model is
         loaded unless a probe asks for a checkpoint)."""
-        file = Path(out) / SOURCE_FILE
+        file = Path(out) / HF_SOURCE_FILE
         if not file.is_file():
-            raise WorkbenchError(f"{out} holds no {SOURCE_FILE}; analyze the checkpoints first with `icl-workbench analyze --hf DIR … --out {out}`.")
+            raise WorkbenchError(f"{out} holds no {HF_SOURCE_FILE}; analyze the checkpoints first with `icl-workbench analyze --hf DIR … --out {out}`.")
         saved = json.loads(file.read_text())
         source = cls.__new__(cls)
         source.path, source._first = Path(out), None
@@ -93,12 +92,12 @@ def _facts(bridge: Any) -> ModelFacts:
 def _claim(out: Path, record: list[dict[str, Any]]) -> None:
     """OUT keeps the analysis of one series: another series (or changed weight files) there is refused, so cached
     probe results (keyed by step) never mix two models."""
-    file = out / SOURCE_FILE
+    file = out / HF_SOURCE_FILE
     if file.is_file() and json.loads(file.read_text())["revisions"] != record:
         raise WorkbenchError(f"{out} holds the analysis of other checkpoints (or their weight files changed since); "
-                             f"pass another --out, or delete {out / SOURCE_FILE} and {out / ANALYSIS_DIR} to start over.")
+                             f"pass another --out, or delete {out / HF_SOURCE_FILE} and {out / ANALYSIS_DIR} to start over.")
     out.mkdir(parents=True, exist_ok=True)
 
 
 def is_hf_analysis(path: Path) -> bool:
-    return (Path(path) / SOURCE_FILE).is_file()
+    return (Path(path) / HF_SOURCE_FILE).is_file()

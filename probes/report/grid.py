@@ -44,6 +44,7 @@ from plotly.subplots import make_subplots
 
 from circuits.config import ModelConfig, RunConfig
 from circuits.grids.grid import read_grid
+from circuits.store.files import GRID_REPORT_DATA, GRID_REPORT_FILE, SWEEP_FILE
 from circuits.store.runs import (
     ANALYSIS_DIR,
     CONFIG_FILE,
@@ -61,11 +62,8 @@ from probes.claims.thresholds import (
     GRID_SIZE_NOISE_MULTIPLE,
 )
 from probes.measures.icl import loss_phase_change
-from probes.sweep.runner import SWEEP_FILE
 from probes.table import read_rows, select
 
-GRID_REPORT_FILE = "grid_report.html"
-GRID_REPORT_DATA = "grid_report.json"
 PHASE_METRIC = "eval/repeat_loss"
 FINAL_METRICS = {"eval/loss": "eval loss", "eval/repeat_loss": "held-out repeat loss", "icl_score": "ICL score",
                  "top_induction": "top head's induction score"}

@@ -18,7 +18,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from circuits.errors import WorkbenchError
-from circuits.store.runs import ANALYSIS_DIR, REPORT_FILE, RunStore, atomic_write_text
+from circuits.store.files import ANALYSIS_DIR, REPORT_DATA_FILE, REPORT_FILE
+from circuits.store.runs import RunStore, atomic_write_text
 from probes.claims.induction import Findings, compute_findings, summary_lines
 from probes.engine.checkpoint import CheckpointSource
 from probes.engine.inputs import model_period
@@ -28,7 +29,6 @@ from probes.report.grokking import grokking_section
 from probes.sweep.runner import as_source, load_notes, load_table
 from probes.table import Row, has_probe, select
 
-REPORT_DATA_FILE = "report_data.json"
 HEAD_METRICS = (("attention", "induction"), ("attention", "previous_token"), ("attention", "prefix_matching"), ("weights", "copying"))
 
 

@@ -29,8 +29,9 @@ from plotly.subplots import make_subplots
 
 from circuits.device import resolve_device
 from circuits.errors import WorkbenchError
-from circuits.store.lock import LOCK_FILE, is_stale, read_lock
-from circuits.store.runs import CONFIG_FILE, STATE_FILE, RunStore
+from circuits.store.files import CONFIG_FILE, LOCK_FILE, STATE_FILE
+from circuits.store.lock import is_stale, read_lock
+from circuits.store.runs import RunStore
 from probes.engine.checkpoint import RunSource
 from probes.registry import check_probe_names, default_probes, get_probe
 from probes.report.display import in_kernel

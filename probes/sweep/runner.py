@@ -16,15 +16,13 @@ from pathlib import Path
 import torch
 
 from circuits.progress import progress_bar
-from circuits.store.runs import ANALYSIS_DIR, RunStore, atomic_write_text, step_dirname
+from circuits.store.files import ANALYSIS_DIR, CACHE_DIR, NOTES_FILE, SWEEP_FILE, step_dirname
+from circuits.store.runs import RunStore, atomic_write_text
 from probes.engine.checkpoint import CheckpointSource, RunSource
 from probes.engine.inputs import ProbeInputs
 from probes.registry import cache_tag, check_probe_names, default_probes, get_probe, not_applicable, with_needs
 from probes.table import Row, read_rows, read_table, write_rows
 
-SWEEP_FILE = "sweep.jsonl"
-NOTES_FILE = "notes.json"
-CACHE_DIR = "cache"
 logger = logging.getLogger(__name__)
 
 
