@@ -33,9 +33,9 @@ import torch
 
 from circuits.presets import preset
 from probes.claims.induction import compute_findings
+from probes.claims.phase_change import locate_phase_change
 from probes.engine.inputs import induction_probe
 from probes.measures.detectors import attention_patterns
-from probes.measures.icl import locate_phase_change
 from probes.table import select
 from workbench import analyze, train_run
 

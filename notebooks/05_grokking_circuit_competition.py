@@ -40,8 +40,9 @@ import plotly.express as px
 import torch
 
 from circuits.presets import preset
+from probes.claims.grokking import grokking_measures
 from probes.engine.checkpoint import RunSource
-from probes.measures.grokking import final_key_frequencies, grokking_measures, mlp_activations, neuron_frequencies
+from probes.measures.grokking import final_key_frequencies, mlp_activations, neuron_frequencies
 from probes.report.grokking import grokking_section
 from workbench import analyze, train_run
 

@@ -32,7 +32,7 @@ from circuits.grids.grid import seed_config
 from circuits.presets import preset
 from circuits.store.files import CONFIG_FILE, METRICS_FILE
 from circuits.store.runs import RunStore
-from probes.report.grid import RunSummary, summarize_run
+from probes.claims.grid import RunSummary, summarize_run
 
 FAMILY = "grid"
 STEPS = list(range(0, 3001, 50))

@@ -1,6 +1,6 @@
 """Fixtures of the grokking claim family (`probes.measures.grokking`, Nanda et al. 2023, arXiv 2301.05217).
 
-Evidence: a `probes.measures.grokking.GrokkingEvidence` (the run's tidy table and metrics, and those of a no-weight-decay
+Evidence: a `probes.claims.grokking.GrokkingEvidence` (the run's tidy table and metrics, and those of a no-weight-decay
 control run when the fixture has one).
 
 - `grokking/trained` (positive, slow): the `grokking` preset (shared with tests/test_grokking.py and notebook 05),
@@ -21,7 +21,7 @@ from nulls import fixture, probed_table, trained_run, untrained_weights, written
 from circuits.config import RunConfig, modular_train_size, replace
 from circuits.presets import preset
 from circuits.store.runs import RunStore
-from probes.measures.grokking import GrokkingEvidence
+from probes.claims.grokking import GrokkingEvidence
 from probes.table import model_row
 
 FAMILY = "grokking"

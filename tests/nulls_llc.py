@@ -1,4 +1,4 @@
-"""Fixtures of the LLC claim family (`probes.report.llc`; Hoogland et al. 2024, arXiv 2402.02364).
+"""Fixtures of the LLC claim family (`probes.claims.llc`; Hoogland et al. 2024, arXiv 2402.02364).
 
 Evidence: a tidy table with llc rows (and attention rows, whose top induction head locates the phase change).
 

@@ -196,7 +196,7 @@ def test_an_overlap_above_k2_over_n_that_a_random_ranking_often_reaches_is_not_a
 
 def test_a_median_spearman_below_the_critical_value_for_eight_heads_is_not_supported():
     """ρ = 0.6 clears ATTRIBUTION_MIN_SPEARMAN = 0.5 but not the one-sided α = 0.05 critical value 0.643 for N = 8."""
-    from probes.report.attribution import spearman_critical
+    from probes.claims.attribution import spearman_critical
 
     assert spearman_critical(8) == pytest.approx(0.643) and spearman_critical(128) == pytest.approx(1.645 / 127**0.5, abs=1e-3)
     lines, _ = attribution_section(_table([3, 3, 3, 3], [0.6, 0.6, 0.6, 0.6], 0.3))

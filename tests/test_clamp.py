@@ -291,7 +291,7 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
 
 # ----- science --------------------------------------------------------------------------------------------------
 def _phase(store: RunStore):
-    from probes.report.grid import summarize_run
+    from probes.claims.grid import summarize_run
 
     return summarize_run(store.path, store.config().preset, store.config().train.seed)
 
@@ -317,7 +317,7 @@ def test_clamp_study_three_seeds(tmp_path):
     K-comp-blocked and no reference-output seed learns induction in 3,000 steps (final held-out repeat loss above
     4 nats, every baseline below 1) — whatever the locator says of a small early drift."""
     from circuits.grids.grid import GridSpec, is_trained, run_grid, train_job
-    from probes.report.grid import by_preset, summarize_grid
+    from probes.claims.grid import by_preset, summarize_grid
 
     torch.set_num_threads(1)
     run_grid(GridSpec(("attn-only-2l",), (0, 1, 2)), tmp_path / "base", train_job, workers=1, progress=False, done=is_trained)

@@ -25,7 +25,7 @@ from probes.claims.emergence import (
     size_sentence,
     transitions,
 )
-from probes.measures.icl import PhaseChange
+from probes.claims.phase_change import PhaseChange
 
 
 def _logits(correct, targets: torch.Tensor, vocab: int = 16) -> torch.Tensor:

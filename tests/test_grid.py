@@ -11,18 +11,8 @@ from builders import tiny_config
 
 from circuits.errors import WorkbenchError
 from circuits.grids.executors import run_jobs
-from circuits.grids.grid import (
-    GRID_FILE,
-    GRID_RESULTS_FILE,
-    GridSpec,
-    grid_jobs,
-    grid_runs,
-    is_finished,
-    is_trained,
-    parse_seeds,
-    run_grid,
-)
-from circuits.store.files import LOCK_FILE
+from circuits.grids.grid import GridSpec, grid_jobs, grid_runs, is_finished, is_trained, parse_seeds, run_grid
+from circuits.store.files import GRID_FILE, GRID_RESULTS_FILE, LOCK_FILE
 from circuits.store.runs import RunStore
 
 STEPS = 40

@@ -11,12 +11,12 @@ import torch
 from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig, modular_train_size
 from circuits.data.modular import ModularAddition, all_pairs, answers, split_pairs
 from circuits.errors import WorkbenchError
+from probes.claims.grokking import grokking_measures
 from probes.claims.thresholds import EXCLUDED_MIN_RISE, GAP_MIN_EVALUATIONS, GROK_ACCURACY, KEY_FREQUENCY_MIN_SHARE, RANDOM_FREQUENCY_SETS
 from probes.measures.grokking import (
     excluded_loss,
     fourier_basis,
     gini,
-    grokking_measures,
     key_component,
     key_frequencies,
     neuron_frequencies,

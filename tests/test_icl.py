@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from probes.measures.icl import icl_positions, icl_score, locate_phase_change
+from probes.claims.phase_change import locate_phase_change
+from probes.measures.icl import icl_positions, icl_score
 
 
 def test_icl_score_is_late_minus_early_so_context_use_is_negative():
@@ -134,7 +135,7 @@ def test_locator_needs_a_plateau_after_the_window():
 
 
 def test_locator_checks_state_every_criterion_with_its_margin():
-    from probes.measures.icl import phase_checks
+    from probes.claims.phase_change import phase_checks
 
     steps = _grid()
     change = locate_phase_change(steps, _sigmoid_drop(steps, 0.2, 272), scale=CHANCE, min_change=0.25)
@@ -177,7 +178,7 @@ def test_locator_checks_the_required_direction():
     assert locate_phase_change(steps, up, scale=chance, min_change=0.25).detected  # direction None: either way
     falling_required = locate_phase_change(steps, up, scale=chance, min_change=0.25, direction=-1)
     assert not falling_required.detected and "rises" in falling_required.reason
-    from probes.measures.icl import phase_checks
+    from probes.claims.phase_change import phase_checks
 
     signed = next(k for k in phase_checks(falling_required) if k.name == "change in the required direction")
     assert not signed.passed and signed.margin < 0
@@ -192,7 +193,7 @@ def test_locator_with_a_nan_scale_or_noise_detects_nothing():
     values = [3.0, 3.0, 3.0, 2.95, 2.95, 2.95, 2.95]
     nan_scale = locate_phase_change(steps, values, scale=float("nan"), min_change=0.25)
     assert not nan_scale.detected and "scale" in nan_scale.reason and "not finite" in nan_scale.reason
-    from probes.measures.icl import phase_checks
+    from probes.claims.phase_change import phase_checks
 
     assert not phase_checks(nan_scale)[0].passed
     nan_noise = locate_phase_change(steps, values, noise=float("nan"))

@@ -129,3 +129,14 @@ def test_run_directory_file_names_are_defined_in_one_module():
     offenders = {name: found for name, file in module_files().items() if name not in allowed and (found := file_name_constants(file))}
     assert not offenders, offenders
     assert file_name_constants(ROOT / "circuits/store/files.py")  # the check can see a constant
+
+
+def test_file_names_are_imported_from_their_one_module():
+    """A file name reached through another module (`from circuits.store.runs import CONFIG_FILE`) is a second home."""
+    names = {n.targets[0].id for n in ast.parse((ROOT / "circuits/store/files.py").read_text()).body if isinstance(n, ast.Assign)}
+    files = module_files() | {p.stem: p for p in (ROOT / "tests").glob("*.py")}
+    second_homes = [f"{name}: from {node.module} import {a.name}" for name, file in files.items()
+                    for node in ast.walk(ast.parse(file.read_text()))
+                    if isinstance(node, ast.ImportFrom) and node.module not in (None, "circuits.store.files")
+                    for a in node.names if a.name in names]
+    assert not second_homes, second_homes

@@ -14,6 +14,7 @@ from nulls_llc import blip_curve, curve_table, flat_tight_curve, llc_rows
 
 from circuits.errors import WorkbenchError
 from circuits.model.transformer import FastTransformer
+from probes.claims.llc import llc_claims
 from probes.claims.llc_stages import stage_boundaries
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
@@ -29,7 +30,7 @@ from probes.measures.llc import (
     split_rhat,
 )
 from probes.registry import is_declared
-from probes.report.llc import llc_claims, llc_section
+from probes.report.llc import llc_section
 
 TINY = LLCSettings(chains=2, draws=20, burnin=5, batch_size=8, n=16, trace_points=5)
 RUN_GRID = [0, 1, 2, 3, 5, 7, 11, 16, 25, 37, 55, 82, 122, 143, 182, 272, 286, 405, 429, 571, 605, 714, 857, 903, 1000,
@@ -314,11 +315,11 @@ def test_a_flat_noisy_curve_with_tight_chains_neither_rises_nor_has_stages_at_th
 
 
 def test_every_llc_threshold_lives_in_the_thresholds_module():
-    from probes.claims import thresholds as metrics
-    from probes.report import llc as report_llc
+    from probes.claims import llc, thresholds
+    from probes.report import llc as llc_report
 
-    assert not hasattr(report_llc, "NOISE_MULTIPLE")
-    assert {"LLC_NOISE_MULTIPLE", "LLC_WINDOW_RATIO", "LLC_MIN_STAGES", "LLC_BOUNDARY_CHANCE_MAX"} <= set(vars(metrics))
+    assert not hasattr(llc, "NOISE_MULTIPLE") and not hasattr(llc_report, "NOISE_MULTIPLE")
+    assert {"LLC_NOISE_MULTIPLE", "LLC_WINDOW_RATIO", "LLC_MIN_STAGES", "LLC_BOUNDARY_CHANCE_MAX"} <= set(vars(thresholds))
 
 
 def test_a_clamped_checkpoint_is_sampled_with_its_clamps():
@@ -379,7 +380,7 @@ def test_llc_at_every_checkpoint_rises_in_the_stage_that_holds_the_phase_change(
     step ~100, 9.6 at 429, 19.4 at 605, ≈ 19–20 to step 1,857 and 20.9 at 3,000; stage boundaries at steps 173 and
     918 bracket the phase-change window 429–714; no checkpoint flagged."""
     from circuits.store.runs import RunStore
-    from probes.report.llc import top_induction
+    from probes.claims.llc import top_induction
     from probes.sweep.runner import run_sweep
 
     shutil.copytree(default_run.path, tmp_path / "run", ignore=shutil.ignore_patterns("analysis"))

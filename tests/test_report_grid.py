@@ -8,14 +8,10 @@ import pytest
 from builders import tiny_config
 
 from circuits.grids.grid import GridSpec, grid_jobs
-from circuits.store.files import ANALYSIS_DIR, CONFIG_FILE, METRICS_FILE
+from circuits.store.files import ANALYSIS_DIR, CONFIG_FILE, GRID_REPORT_DATA, METRICS_FILE
 from circuits.store.runs import RunStore
-from probes.report.grid import (
-    GRID_REPORT_DATA,
-    parameter_count,
-    summarize_run,
-    write_grid_report,
-)
+from probes.claims.grid import parameter_count, summarize_run
+from probes.report.grid import write_grid_report
 
 STEPS = list(range(0, 1001, 50))
 
@@ -169,7 +165,7 @@ def test_a_loss_that_rises_on_every_seed_is_no_drop_in_a_phase_change():
 
     import nulls_grid as G
 
-    from probes.report.grid import grid_claims
+    from probes.claims.grid import grid_claims
 
     up = lambda d, at: [G.CHANCE + d / (1 + math.exp(-(s - at) / 30)) for s in G.STEPS]  # noqa: E731
     runs = G.synthetic({"attn-only-2l": [up(1.5, 1500), up(1.6, 1400), up(1.4, 1600)]})
@@ -181,7 +177,7 @@ def test_a_loss_that_rises_on_every_seed_is_no_drop_in_a_phase_change():
 def _size(curves: dict) -> object:
     import nulls_grid as G
 
-    from probes.report.grid import by_preset, size_claim
+    from probes.claims.grid import by_preset, size_claim
 
     return size_claim(by_preset(G.synthetic(curves)), "eval/repeat_loss")
 

@@ -57,7 +57,7 @@ def test_the_k_composition_blocked_run_shows_no_phase_change(shared_runs_root, d
     change; the minimum change on the loss scale (a share of ln d_vocab) does not. The default run's 4-nat fall is."""
     from nulls_induction import no_k_comp_run
 
-    from probes.report.grid import summarize_run
+    from probes.claims.grid import summarize_run
 
     blocked = summarize_run(no_k_comp_run(shared_runs_root).path, "attn-only-2l+no-k-comp", 0)
     assert blocked.phase_step is None and "of the metric's scale" in blocked.phase_reason and blocked.drop < 1.0

@@ -160,5 +160,5 @@ def load_families() -> dict[str, ClaimFamily]:
     return CLAIM_FAMILIES
 
 
-CLAIM_MODULES = ("probes.claims.induction", "probes.measures.grokking", "probes.claims.emergence", "probes.report.llc",
-                 "probes.claims.fv", "probes.report.attribution", "probes.report.grid", "probes.claims.writers")
+CLAIM_MODULES = ("probes.claims.induction", "probes.claims.grokking", "probes.claims.emergence", "probes.claims.llc",
+                 "probes.claims.fv", "probes.claims.attribution", "probes.claims.grid", "probes.claims.writers")

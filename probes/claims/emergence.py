@@ -46,6 +46,7 @@ from circuits.presets import preset
 from circuits.progress import progress_bar
 from circuits.store.runs import RunStore
 from probes.claims.claim import Check, Claim, ClaimFamily, ClaimSpec, flag, make_claim, register_claims
+from probes.claims.phase_change import PhaseChange, locate_phase_change, phase_checks, robust_noise
 from probes.claims.thresholds import (
     CORRELATION_NOISE_MULTIPLE,
     MANUFACTURED_MAX_P_SHARE,
@@ -58,7 +59,6 @@ from probes.claims.thresholds import (
 from probes.engine.checkpoint import RunSource
 from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine
-from probes.measures.icl import PhaseChange, locate_phase_change, phase_checks, robust_noise
 
 EXACT_MATCH_LENGTH = 5  # L of the short continuation; the full one is n − 1 = 28 tokens for attn-only runs
 BOOTSTRAP_RESAMPLES = 200
@@ -209,7 +209,7 @@ def _task_metrics(engine: Engine, n_ctx: int) -> dict[str, float]:
 def noise_floor(rows: list[dict], metric: str) -> float:
     """The locator's noise floor for a metric's curve: the larger of the bootstrap noise of the change (first vs last
     checkpoint, √(σ_first² + σ_last²), probe-sequence sampling) and the robust spread of the curve's successive
-    differences (checkpoint-to-checkpoint jitter of training, `probes.measures.icl.robust_noise`)."""
+    differences (checkpoint-to-checkpoint jitter of training, `probes.claims.phase_change.robust_noise`)."""
     key = f"noise/{metric}"
     ends = [rows[i].get(key, 0.0) for i in (0, -1)]
     boot = math.sqrt(sum(s * s for s in ends if math.isfinite(s)))

@@ -10,7 +10,7 @@ The rules, stated (issue 18, "Every verdict can fail"):
   predictor on the same batch (`probes.measures.icl.bag_of_context_losses`). Deviation from Olsson, stated: their −0.4 is for
   512-token natural text; on our repeated-token text the 1-layer control scores −1.54 and a uniform-attention copying
   head −0.6 to −1.7, all of which an order-free counter matches; only order (induction) beats it.
-* `induction/phase_change` — every criterion of `probes.measures.icl.locate_phase_change` on the top head's controlled score,
+* `induction/phase_change` — every criterion of `probes.claims.phase_change.locate_phase_change` on the top head's controlled score,
   which must *rise* (direction +1: a score falling from a trained revision is no formation) by ≥
   PHASE_MIN_SCORE_CHANGE (absolute) and plateau afterwards.
 * `ablation/induction_heads` — the flagged heads' joint mean ablation raises the held-out repeat loss ≥
@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 
 from circuits.model.clamp import Clamp
 from probes.claims.claim import Check, Claim, ClaimFamily, ClaimSpec, flag, fmt, label, make_claim, register_claims
+from probes.claims.phase_change import PhaseChange, locate_phase_change, phase_checks
 from probes.claims.thresholds import (
     ABLATION_MIN_NATS,
     ABLATION_RANK_P,
@@ -47,7 +48,6 @@ from probes.claims.thresholds import (
     PHASE_MIN_SCORE_CHANGE,
     PREVIOUS_TOKEN_THRESHOLD,
 )
-from probes.measures.icl import PhaseChange, locate_phase_change, phase_checks
 from probes.table import Row, select
 
 Head = tuple[int, int]

@@ -26,8 +26,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from probes.claims.phase_change import robust_noise
 from probes.claims.thresholds import STAGE_FLAT_FRACTION, STAGE_SLOPE_Z
-from probes.measures.icl import robust_noise
 
 LENGTHSCALES = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0, 5.0)  # log-step units (Hoogland's lower bound 0.5)
 SIGNALS = (0.5, 1.0, 2.0)  # σ_f on the standardised λ̂
@@ -64,7 +64,7 @@ def _log_marginal(x: Tensor, y: Tensor, lengthscale: float, signal: float, noise
 
 
 def noise_floor(values: list[float]) -> float:
-    """The observation noise of λ̂ estimated from the curve's residuals: `probes.measures.icl.robust_noise` (the MAD of
+    """The observation noise of λ̂ estimated from the curve's residuals: `probes.claims.phase_change.robust_noise` (the MAD of
     successive differences / √2; a transition's few large differences do not move the median)."""
     return robust_noise(values) if len(values) >= 3 else 0.0
 

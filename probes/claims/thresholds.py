@@ -10,7 +10,7 @@ from __future__ import annotations
 INDUCTION_THRESHOLD = 0.5  # an "induction head": controlled induction score ≥ this on held-out periods
 PREVIOUS_TOKEN_THRESHOLD = 0.4  # a "previous-token head": previous-token score ≥ this on training text
 
-# ---- phase-change locator (probes.measures.icl.locate_phase_change) -------------------------------------------------------
+# ---- phase-change locator (probes.claims.phase_change.locate_phase_change) -------------------------------------------------------
 # A metric "has a phase change" only if all three hold. Chosen on the default run's grid (41 checkpoints, merged
 # log + linear over 3,000 steps): attn-only-2l's top-1 accuracy on held-out repeats makes 10%→90% of its change in
 # steps 429–857 (14% of the step range, 9% of the log(1 + step) range); the 1-layer control's log P(correct) drifts

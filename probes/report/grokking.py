@@ -1,15 +1,15 @@
 """The grokking section of the HTML report (modular-addition runs; Nanda et al. 2023, arXiv 2301.05217): train and
 test accuracy and loss, restricted and excluded loss, the embedding's Fourier sparsity and the weight norm over
 training, with the memorisation and generalisation steps marked. The sentences are the claims of
-`probes.measures.grokking.grokking_measures`, computed from the run's table and metrics. The report reads one run, so its
+`probes.claims.grokking.grokking_measures`, computed from the run's table and metrics. The report reads one run, so its
 weight-norm claim has no no-weight-decay control and is stated with no verdict (issue 18)."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from probes.claims.grokking import GrokkingMeasures, Series, grokking_measures, series
 from probes.claims.thresholds import KEY_FREQUENCY_MIN_SHARE
-from probes.measures.grokking import GrokkingMeasures, Series, grokking_measures, series
 from probes.table import Row
 
 STEP_MARKS = (("memorisation_step", "memorisation", "orange"), ("generalisation_step", "generalisation", "green"))

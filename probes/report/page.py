@@ -20,10 +20,10 @@ from plotly.subplots import make_subplots
 from circuits.errors import WorkbenchError
 from circuits.store.files import ANALYSIS_DIR, REPORT_DATA_FILE, REPORT_FILE
 from circuits.store.runs import RunStore, atomic_write_text
+from probes.claims.grokking import grokking_measures
 from probes.claims.induction import Findings, compute_findings, summary_lines
 from probes.engine.checkpoint import CheckpointSource
 from probes.engine.inputs import model_period
-from probes.measures.grokking import grokking_measures
 from probes.registry import ReportContext, ReportSection, all_probes
 from probes.report.grokking import grokking_section
 from probes.sweep.runner import as_source, load_notes, load_table
