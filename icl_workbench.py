@@ -68,18 +68,20 @@ def _analyze(args: argparse.Namespace) -> None:
 
     probes = tuple(args.probes.split(",")) if args.probes else None
     if args.follow:
+        if args.steps:
+            raise WorkbenchError("--follow probes every checkpoint as it is written; drop --steps, or analyze the finished run with --steps.")
         _follow(args, probes)
         return
     if args.hf:
         if args.run:
             raise WorkbenchError("give either a RUN or --hf DIR …, not both; write the analysis of --hf folders elsewhere with --out.")
-        source, table = analyze_hf(args.hf, args.out, probes, device=args.device, progress=not args.quiet)
+        source, table = analyze_hf(args.hf, args.out, probes, steps=args.steps, device=args.device, progress=not args.quiet)
         path = source.path
     else:
         if not args.run:
             raise WorkbenchError("name a RUN to analyze (or local Hugging Face folders with --hf DIR …).")
         path = _run_path(args, args.run)
-        table = analyze(path, probes, device=args.device, progress=not args.quiet)
+        table = analyze(path, probes, steps=args.steps, device=args.device, progress=not args.quiet)
     steps = sorted({r["step"] for r in table})
     print(f"{len(table)} rows over {len(steps)} checkpoints: {path / ANALYSIS_DIR / SWEEP_FILE}")
 
@@ -178,6 +180,8 @@ def _add_analysis(sub) -> None:
     a.add_argument("--out", help="with --hf: where the analysis and report go (default: the folder holding the revisions)")
     a.add_argument("--probes", help="comma-separated subset of: attention,weights,icl,ablation,induction_controls,fv,fv_controls,writers,attribution,"
                    "llc,grokking (default: all that apply, without writers, attribution and llc)")
+    a.add_argument("--steps", metavar="SEL", help="only these checkpoints: N, A-B, every:N (every Nth checkpoint), final, "
+                   "joined by commas (e.g. --probes llc --steps every:4,final); the table keeps every probe's cached rows")
     a.add_argument("--device", default="cpu", help="auto|cpu|cuda|cuda:N (default cpu)")
     a.add_argument("--follow", action="store_true", help="probe each checkpoint as training writes it and refresh the "
                    "report; stop when the final checkpoint is probed")

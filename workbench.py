@@ -29,7 +29,7 @@ from probes.engine.hf_source import HFSource, is_hf_analysis
 from probes.report.grid import write_grid_report
 from probes.report.page import write_report
 from probes.sweep.follow import FollowResult, follow
-from probes.sweep.runner import run_sweep
+from probes.sweep.runner import run_sweep, select_steps
 from probes.table import Row
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,14 @@ def open_source(run: str | Path | RunStore | CheckpointSource) -> RunStore | Che
 
 
 def analyze(run: str | Path | RunStore | CheckpointSource, probes: Sequence[str] | None = None, *,
-            steps: list[int] | None = None, device: str = "cpu", progress: bool = True) -> list[Row]:
-    """Every probe that applies (or `probes`) on every checkpoint (or `steps`), cached; returns the tidy table."""
+            steps: str | list[int] | None = None, device: str = "cpu", progress: bool = True) -> list[Row]:
+    """Every probe that applies (or `probes`) on every checkpoint (or `steps`: a list, or a selection such as
+    "final", "0-500", "every:4", see `probes.sweep.runner.select_steps`), cached; returns the tidy table, which
+    holds every probe's cached rows (earlier sweeps' included)."""
+    source = open_source(run)
     chosen = tuple(probes) if probes is not None else None
-    return run_sweep(open_source(run), chosen, steps, progress=progress, device=resolve_device(device))
+    picked = select_steps(steps, source.steps()) if isinstance(steps, str) else steps
+    return run_sweep(source, chosen, picked, progress=progress, device=resolve_device(device))
 
 
 def analyze_follow(run: str | Path, probes: Sequence[str] | None = None, *, timeout: float | None = None,
@@ -63,10 +67,10 @@ def analyze_follow(run: str | Path, probes: Sequence[str] | None = None, *, time
 
 
 def analyze_hf(paths: Sequence[str | Path], out: str | Path | None = None, probes: Sequence[str] | None = None, *,
-               device: str = "cpu", progress: bool = True) -> tuple[HFSource, list[Row]]:
+               steps: str | list[int] | None = None, device: str = "cpu", progress: bool = True) -> tuple[HFSource, list[Row]]:
     """Probe a series of local Hugging Face checkpoints (GPT-2, GPT-NeoX/Pythia folders) into OUT/analysis."""
     source = HFSource(list(paths), out)
-    return source, analyze(source, probes, device=device, progress=progress)
+    return source, analyze(source, probes, steps=steps, device=device, progress=progress)
 
 
 def report(run: str | Path | RunStore | CheckpointSource) -> tuple[Path, list[str]]:

@@ -126,3 +126,24 @@ def test_analyze_follow_probes_a_finished_run_to_its_end_and_a_missing_one_times
     assert (tmp_path / "attn-only-1l" / "report.html").is_file()
     assert main(["--root", str(tmp_path), "analyze", "--follow", str(tmp_path / "never"), "--timeout", "0.5", "--quiet"]) == 2
     assert "follow stopped before the final checkpoint (timeout)" in capsys.readouterr().err
+
+
+def test_analyze_runs_an_opt_in_probe_on_chosen_steps_and_the_report_draws_what_exists(tiny_run, tmp_path, capsys):
+    """`analyze RUN --probes llc --steps final` after the default sweep: the LLC at the last checkpoint only, cached,
+    beside every other probe's rows; the report's LLC section states what one checkpoint can (no stage claims)."""
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.path, run)
+    assert main(["analyze", str(run), "--quiet"]) == 0
+    assert main(["analyze", str(run), "--probes", "llc", "--steps", "final", "--quiet"]) == 0
+    rows = [json.loads(line) for line in (run / "analysis" / "sweep.jsonl").read_text().splitlines()]
+    last = max(r["step"] for r in rows)
+    assert {r["step"] for r in rows if r["probe"] == "llc"} == {last}
+    assert {"attention", "icl", "ablation", "llc"} <= {r["probe"] for r in rows}
+    assert main(["analyze", str(run), "--probes", "llc", "--steps", "7", "--quiet"]) == 2
+    assert "step 7 is not a checkpoint of this run" in capsys.readouterr().err
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "<h2>Local learning coefficient</h2>" in page

@@ -110,3 +110,33 @@ def test_a_changed_probe_version_is_recomputed_not_read_from_the_cache(run, monk
     replace_run(monkeypatch, "icl", lambda *a: calls.append(1) or original(*a), version=PROBES["icl"].version + 1)
     run_sweep(run, ("icl",), progress=False)
     assert len(calls) == len(run.steps())
+
+
+def test_step_selections_name_checkpoints_of_the_run():
+    from probes.sweep.runner import select_steps
+
+    steps = [0, 1, 2, 4, 8, 16, 32, 64]
+    assert select_steps("final", steps) == [64]
+    assert select_steps("0,final", steps) == [0, 64]
+    assert select_steps("2-16", steps) == [2, 4, 8, 16]
+    assert select_steps("every:3", steps) == [0, 4, 32, 64]  # every 3rd checkpoint, and the final one
+    assert select_steps("every:3,1", steps) == [0, 1, 4, 32, 64]
+    for bad, message in [("5", r"step 5 is not a checkpoint of this run; the nearest are 4 and 8"),
+                         ("16-2", r"range 16-2 runs backwards"), ("every:0", r"every:N needs a positive N"),
+                         ("last", r"cannot read 'last' as a step"), ("40-50", r"no checkpoint lies in 40-50")]:
+        with pytest.raises(WorkbenchError, match=message):
+            select_steps(bad, steps)
+
+
+def test_an_opt_in_probe_on_chosen_steps_adds_to_the_table_and_keeps_the_rest(run):
+    """`analyze --probes weights --steps 0,final` after a full sweep: the table keeps every cached probe's rows."""
+    from probes.sweep.runner import select_steps
+
+    full = run_sweep(run, progress=False)
+    shutil.rmtree(run.path / "analysis" / "cache")
+    kept = [r for r in full if r["probe"] != "weights"]
+    run_sweep(run, ("attention", "icl", "ablation", "induction_controls"), progress=False)
+    table = run_sweep(run, ("weights",), select_steps("0,final", run.steps()), progress=False)
+    assert {r["step"] for r in table if r["probe"] == "weights"} == {0, run.steps()[-1]}
+    assert sorted(map(json.dumps, kept)) == sorted(json.dumps(r) for r in table if r["probe"] != "weights")
+    assert load_table(run) == table

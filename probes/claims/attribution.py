@@ -112,7 +112,7 @@ def _median_at(points: list[tuple[int, float]], steps: list[int]) -> float:
 def attribution_claims(table: list[Row]) -> list[Claim]:
     return [overlap_claim(table), spearman_claim(table), top_error_claim(table)]
 
-# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_attribution.py) ------------------
+# ---- the claim family (fixtures in tests/nulls_attribution.py) ------------------
 register_claims(ClaimFamily("attribution", attribution_claims, claims=tuple(
     ClaimSpec(key, ("attribution/untrained",), "attribution/trained")
     for key in ("attribution/overlap", "attribution/spearman", "attribution/top_error"))))

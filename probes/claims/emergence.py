@@ -266,7 +266,7 @@ def manufactured_claim(name: str, rows: list[dict], metric: str, control: str, c
     noise_rows = [r.get(f"noise/{metric}") for r in rows]
     measured = [float(v) for v in noise_rows if v is not None and math.isfinite(float(v))]
     if not measured or max(measured) <= 0:
-        # issue 18: without the bootstrap noise the floor is ≈ 0 and 0.000 → 0.004 "jumped"
+        # without the bootstrap noise the floor is ≈ 0 and 0.000 → 0.004 would "jump"
         return _claim(key, statement, f"exact match {_arrow(rows, metric)}: no verdict (its bootstrap noise rows "
                       f"noise/{metric} are missing or zero, so no noise floor)", ctrl, math.nan, None,
                       [flag(f"bootstrap noise of exact match measured (noise/{metric} > 0)", False)])
@@ -479,7 +479,7 @@ def size_config(d_model: int) -> RunConfig:
     return replace(base, preset=f"attn-only-2l-d{d_model}", model=replace(base.model, d_model=d_model))
 
 
-# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_emergence.py) --------------------
+# ---- the claim family (fixtures in tests/nulls_emergence.py) --------------------
 @dataclass(frozen=True)
 class EmergenceEvidence:
     """What the emergence claims are computed from: capability rows (`capability_curves`) per run name, the run and

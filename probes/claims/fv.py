@@ -12,8 +12,8 @@ Per head, with one relative criterion for both scores (`probes.claims.thresholds
                   than its floor (Yin & Steinhardt's heads that "start as induction heads")
 The base rate of "was induction" for non-FV heads uses the FV heads' median AIE onset as their reference step.
 
-FV heads vs other heads (fv/were_induction, fv/signature) is an exact test, not a comparison of shares (issue 18:
-with 8 heads, ≤ 3 FV heads against ≤ 4 other heads above layer 0, one head decides a share): the one-sided
+FV heads vs other heads (fv/were_induction, fv/signature) is an exact test, not a comparison of shares (with
+8 heads, ≤ 3 FV heads against ≤ 4 other heads above layer 0, one head decides a share): the one-sided
 hypergeometric (Fisher exact) p that a random set of |FV| heads of the pool (heads above layer 0, and the FV heads)
 holds as many heads with the property, against FV_EXACT_P. The smallest attainable p is 1/C(pool, |FV|): 1/C(4, 3)
 = 0.25 for the `fv` preset's 4 layer-1 heads, so on that model size the sentence is stated with no verdict possible
@@ -218,7 +218,7 @@ def hypergeometric_upper(population: int, marked: int, drawn: int, observed: int
 
 @dataclass(frozen=True)
 class Contrast:
-    """FV heads against the other heads on one yes/no property, with its exact test (issue 18: with ≤ 3 FV heads and
+    """FV heads against the other heads on one yes/no property, with its exact test (with ≤ 3 FV heads and
     ≤ 4 others, a share comparison is decided by one head)."""
 
     fv_hits: int
@@ -397,7 +397,7 @@ def _ys_icl(table: list[Row], found: list[Check], note: str) -> Claim:
                       f"{fmt(gap)}; {noise}; positive = less in-context learning; {note}.", checks)
 
 
-# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_fv.py) ---------------------------
+# ---- the claim family (fixtures in tests/nulls_fv.py) ---------------------------
 def evaluate_claims(table: list[Row]) -> list[Claim]:
     return transition_analysis(table).claims
 

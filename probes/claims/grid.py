@@ -252,7 +252,7 @@ def final_lines(runs: list[RunSummary]) -> list[dict[str, Any]]:
 
 def phase_size_line(groups: dict[str, list[RunSummary]]) -> str:
     """The phase-change step against size, as a sentence with no verdict: runs without a transition have no step
-    (censored), and seeds of one preset differ by hundreds of steps, so no trend test applies (issue 18)."""
+    (censored), and seeds of one preset differ by hundreds of steps, so no trend test applies."""
     detail = size_claim(groups, "phase_step").sentence.split(" — ", 1)[1].split(" Checks:")[0]
     return f"Phase-change step against size (descriptive, no verdict: censored runs have no step) — {detail}"
 

@@ -270,7 +270,7 @@ def _weight_claim(m: GrokkingMeasures) -> Claim:
                       "solution is cleaned up), beyond a run without weight decay", True, fall, control,
                       trend + ctrl + ".", checks)
 
-# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_grokking.py) ---------------------
+# ---- the claim family (fixtures in tests/nulls_grokking.py) ---------------------
 def evaluate_claims(evidence: GrokkingEvidence) -> list[Claim]:
     return grokking_measures(evidence.table, evidence.metrics, evidence.control_table).claims
 

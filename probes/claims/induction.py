@@ -4,7 +4,7 @@ model uses its context beyond a bag of earlier tokens, which previous-token head
 costs next to same-size head sets outside their circuit. The report, the seed summary and the science tests all read
 these, so the numbers in a sentence are the numbers the tests check. Every condition of a claim is a `Check`.
 
-The rules, stated (issue 18, "Every verdict can fail"):
+The rules, stated:
 * `icl/uses_context` — *context use beyond a bag of tokens*: the ICL score ≤ ICL_SCORE_THRESHOLD (Olsson's −0.4
   nats) AND the loss at 90% of the context ≥ ICL_MIN_GAIN_OVER_BAG nats below that of the best bag-of-context
   predictor on the same batch (`probes.measures.icl.bag_of_context_losses`). Deviation from Olsson, stated: their −0.4 is for

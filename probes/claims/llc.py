@@ -85,8 +85,8 @@ def curve_noise(s: LLCSeries) -> float:
     return robust_noise(finite) if len(finite) >= 3 else 0.0
 
 def _floor(s: LLCSeries, i: int) -> float:
-    """The noise floor of λ̂ᵢ: max(the chains' std there, the curve's own noise `curve_noise`) (issue 18: the chains'
-    std alone made a flat λ̂ = 5 + N(0, 0.3) with chain std 0.03 "rise")."""
+    """The noise floor of λ̂ᵢ: max(the chains' std there, the curve's own noise `curve_noise`) (the chains'
+    std alone makes a flat λ̂ = 5 + N(0, 0.3) with chain std 0.03 "rise")."""
     return max(s.std[i], curve_noise(s))
 
 def _sigma(s: LLCSeries, i: int, j: int) -> float:

@@ -72,7 +72,7 @@ def noise_floor(values: list[float]) -> float:
 def fit_gp(steps: list[int], values: list[float]) -> GPFit:
     """The RBF Gaussian process on log(step + 1) with the best marginal likelihood over the grid; σ_n is at least the
     noise floor estimated from the residuals (`noise_floor`, standardised): the fit may not explain the noise of one
-    checkpoint as structure (issue 18: a one-checkpoint blip made a stage boundary)."""
+    checkpoint as structure (otherwise a one-checkpoint blip makes a stage boundary)."""
     x = torch.log1p(torch.tensor(steps, dtype=torch.float64))
     raw = torch.tensor(values, dtype=torch.float64)
     mean, scale = float(raw.mean()), float(raw.std()) or 1.0

@@ -27,7 +27,7 @@ ABLATION_RANDOM_SETS = 70  # at most this many same-size random head sets as the
 INDUCTION_NOISE_FLOOR = 0.05  # the least noise floor of the controlled induction score (the first checkpoint's
 #                               largest |score| raises it)
 
-# -- induction family and phase-change locator, issue 18 ("Every verdict can fail"). Chosen on attn-only-2l seeds 0–2
+# -- induction family and phase-change locator. Chosen on attn-only-2l seeds 0–2
 #    (held-out repeat loss falls 4.1 nats = 85% of the chance loss ln 128 = 4.85) against its nulls: the
 #    +no-k-comp runs' 0.18–0.21-nat drop (4%), the 1-layer control's 0.34 (7%), a bag-of-context copier's ≈ 0.5 (10%).
 PHASE_MIN_LOSS_SHARE = 0.25  # a loss (repeat loss, ICL score) phase change moves ≥ this × ln(d_vocab) (chance loss)
@@ -57,7 +57,7 @@ SIGNATURE_MIN_DROP = 0.1  # Yin & Steinhardt's signature: induction score falls 
 FEW_SHOT_MIN_GAIN = 0.2  # "infers the task from its demonstrations": 10-shot accuracy ≥ zero-shot + this
 FV_INJECTION_MIN_GAIN = 0.2  # an FV "works": zero-shot accuracy rises ≥ this over no FV, and above every baseline
 ABLATION_BEATS_RANDOM = 0.9  # a head set "matters": ablating it hurts more than this share of same-size head sets
-# -- function vectors, issue 18 ("Every verdict can fail"): with 8 heads a share of ≤ 3 FV heads against ≤ 4 other
+# -- function vectors: with 8 heads a share of ≤ 3 FV heads against ≤ 4 other
 #    heads is decided by one head, so small head counts get an exact test, and the Yin & Steinhardt predictions a
 #    margin on their own scale beside their noise
 FV_EXACT_P = 0.05  # fv/were_induction, fv/signature: one-sided hypergeometric (Fisher exact) p below this (fv/ablation
@@ -87,7 +87,7 @@ CORRELATION_NOISE_MULTIPLE = 2.0  # "errors are correlated": ρ > this many boot
 SIZE_MIN_AMPLIFICATION = 3.0  # "exact match amplifies p over size": its largest rise between neighbouring sizes is
 #                               ≥ this many times p's rise over the same step …
 SIZE_MAX_PREDICTION_ERROR = 0.5  # … and p^L predicts that rise within this fraction of it
-# -- emergence over size, issue 18 ("Every verdict can fail"; Schaeffer et al. 2023, arXiv 2304.15004): a "jump" needs
+# -- emergence over size (Schaeffer et al. 2023, arXiv 2304.15004): a "jump" needs
 #    a size axis that can show one, and a bend that a straight line in log-size cannot explain
 SIZE_MIN_POINTS = 3  # the size "jump" is judged only with ≥ this many sizes (two points are always a straight line)
 SIZE_NONLINEARITY_NOISE_MULTIPLE = 3.0  # at an interior size next to the jump, exact match deviates from the linear
@@ -99,8 +99,7 @@ ATTRIBUTION_MIN_AGREE_SHARE = 0.75  # "agrees better than chance": top-k overlap
 ATTRIBUTION_MIN_SPEARMAN = 0.5  # "ranks the heads like the exact AIE": median Spearman ρ over checkpoints ≥ this
 ATTRIBUTION_MAX_TOP_ERROR = 0.5  # "sizes the top heads": mean |attr − exact| on the exact top-k ≤ this × mean |exact|
 ATTRIBUTION_AGREE_ALPHA = 0.05  # a checkpoint's top-k overlap "agrees beyond chance" when its hypergeometric p is
-#                                 below this; also the level of the Spearman critical value (issue 18: was
-#                                 report_attribution.AGREE_ALPHA)
+#                                 below this; also the level of the Spearman critical value
 
 # ---- writers and cancellers (probes.measures.writers, probes.claims.writers; Wang 2026, arXiv 2606.07560) -----------------
 WRITER_FDR_Q = 0.10  # Benjamini–Hochberg level of the refined-DLA permutation test (Wang)
@@ -111,7 +110,6 @@ WRITER_TASK_SHARE = 0.5  # a "writer head" / "canceller head" of a checkpoint: t
 #                          selection tasks (the sets whose FVs and ablations are compared on the held-out tasks)
 WRITER_LESION_MIN_NATS = 0.10  # Wang's verdict threshold on |Δ log P(correct)| of a group lesion (zero-ablating the
 #                               writer or canceller set); not ABLATION_MIN_NATS, the induction heads' Δ repeat loss
-#                               (issue 18: was writer_dynamics.ABLATION_MIN_NATS)
 
 # ---- grokking (probes.measures.grokking; Nanda et al. 2023, arXiv 2301.05217) ----------------------------------------------
 GROK_ACCURACY = 0.99  # memorisation step: train accuracy first ≥ this; generalisation step: test accuracy first ≥ this
@@ -123,7 +121,7 @@ SPARSITY_MIN_GAIN = 0.2  # "the embedding becomes sparse in frequency": its Gini
 #                          ≥ this above its value at memorisation
 WEIGHT_NORM_MIN_DROP = 0.1  # "weight decay cleans up": the total squared weight at the last checkpoint is ≤ (1 − this)
 #                             × its value at memorisation
-# -- grokking, issue 18 ("Every verdict can fail"). Measured on the `grokking` preset (p = 53, seed 0): at its final
+# -- grokking. Measured on the `grokking` preset (p = 53, seed 0): at its final
 #    checkpoint the 10th percentile of the MLP neurons' dominant-frequency share is 0.87; at initialisation (random
 #    ReLU features, every one of the 26 frequencies "dominant" for some neuron) the 90th percentile is 0.18.
 KEY_FREQUENCY_MIN_SHARE = 0.5  # a neuron's dominant frequency counts towards the key frequencies only if it explains
@@ -143,7 +141,7 @@ LLC_SPREAD_MAX = 0.1  # … and the std of the per-chain λ̂ ≤ this × |λ̂|
 LLC_DRIFT_MAX = 0.1  # a trace "settled": λ̂ of the second half of the draws − the first half ≤ this × |λ̂| …
 LLC_DRIFT_Z = 2.0  # … or ≤ this many standard errors (over chains) of that difference (noise, not a rise)
 LLC_FLOOR = 1.0  # relative spread and drift divide by max(|λ̂|, this): λ̂ ≈ 0 at initialisation is not disagreement
-# -- LLC, issue 18 ("Every verdict can fail"). Windows are compared on log(1 + step), the axis on which Hoogland et al.
+# -- LLC. Windows are compared on log(1 + step), the axis on which Hoogland et al.
 #    read stages: a curve linear in log-steps rises equally across every window of one log-width (ratio ≈ 1), a
 #    linear trend in steps rises more across later ones (ratio < 1). Measured on attn-only-2l seed 0 (the default
 #    settings, 14 checkpoints): λ̂ 9.57 → 19.76 across the induction window 429–714, ratio 1.85 to the largest rise of
@@ -158,7 +156,7 @@ STAGE_FLAT_FRACTION = 0.1  # the GP-smoothed dλ̂/dlog t is "≈ 0" where |slop
 STAGE_SLOPE_Z = 3.0  # … or ≤ this many posterior std of the slope (not distinguishable from 0); stage boundaries sit
 #                      in or at the ends of those runs (probes.claims.llc_stages; Hoogland et al.: where the slope is ≈ 0)
 
-# ---- where the thresholds were chosen and where they are checked (issue 18; probes.claims.validation) --------------------
+# ---- where the thresholds were chosen and where they are checked (probes.claims.validation) --------------------
 THRESHOLD_SELECTION_RUNS = ("attn-only-2l seeds 0-2", "fv seeds 0-2")  # thresholds were chosen on these runs …
 THRESHOLD_VALIDATION_RUNS = ("attn-only-2l seeds 3-5", "fv seeds 3-5", "attn-only-3l seed 0", "full-2l seed 0")  # … and
 #                           their verdicts are checked on these, which no threshold was chosen on

@@ -27,7 +27,7 @@ Claims on the last checkpoint, each beside its control:
               threshold). ▸ Not implemented from Wang's verdict: the |Δ_both| check, the sign-shuffle null, and his
               500 prompts per task (ours: the fv probe's 16 per held-out task).
 Every other sentence is a `probes.claims.claim.Claim` computed from the table ("Not supported by this run" otherwise),
-declared with its fixtures in the "writers" claim family below (`tests/nulls_writers.py`; issue 18).
+declared with its fixtures in the "writers" claim family below (`tests/nulls_writers.py`).
 """
 from __future__ import annotations
 
@@ -350,7 +350,7 @@ def phase_line(f: dict, table: list[Row]) -> str:
             f"checkpoints there with a canceller head: {with_head or 'none'}.")
 
 
-# ---- the claim family (issue 18: every verdict can fail; fixtures in tests/nulls_writers.py) ----------------------
+# ---- the claim family (fixtures in tests/nulls_writers.py) ----------------------
 def evaluate_claims(table: list[Row]) -> list[Claim]:
     """The writers claims of a table, exactly as the report's writers section states them."""
     return writer_dynamics(table).claims

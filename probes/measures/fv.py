@@ -11,7 +11,7 @@ Evaluation hygiene:
   * ablation (mean over prompts, last position) of the top FV heads and the top induction heads, each beside every
     same-size head set (56 sets of 3 of 8): mean, min, max and the fraction of sets it beats.
 A model too small for a control (the 1-layer control, 4 heads: no set of 3 outside an FV set of 3) has the count
-row `…/sets` = 0 and no mean/min/max rows; the claims then say "not supported" (issue 18).
+row `…/sets` = 0 and no mean/min/max rows; the claims then say "not supported".
 Exclusion (Yin & Steinhardt): their "with exclusion" removes the top 2% of heads by the *other* score from the
 ranking first. With 8 heads 2% is less than one head, so we remove the other ranking's top-n (n = the ablated set
 size) — the sets are then disjoint — and say so in the report.

@@ -8,7 +8,7 @@ Definitions (Nanda et al.'s released code, `transformers.py` / `helpers.py`):
   (a ⊗ b); each neuron gets the k whose linear and quadratic terms (the 3×3 block of rows/columns {0, 2k−1, 2k})
   explain most of its variance; the key frequencies are the distinct k. They are read from the run's FINAL
   checkpoint and used at every checkpoint.
-  Deviation (issue 18): a neuron's k counts only if it explains ≥ `KEY_FREQUENCY_MIN_SHARE` of that neuron's
+  Deviation: a neuron's k counts only if it explains ≥ `KEY_FREQUENCY_MIN_SHARE` of that neuron's
   variance (an explained-variance floor; Nanda's code has none, so random ReLU features at initialisation make all
   26 frequencies of p = 53 "key", and with all of them the restricted loss of a pure memoriser is 0.05).
 - Random-frequency control (ours): the restricted loss with `RANDOM_FREQUENCY_SETS` seeded sets of as many

@@ -118,13 +118,13 @@ METRICS: dict[str, dict[str, str]] = {
         "fv_best_layer": "the chosen layer",
         "{fv_zero_shot|fv_shuffled|other_task_fv_zero_shot|mean_hidden_zero_shot}_accuracy": "at the chosen layer",
         "random_heads_fv_zero_shot_accuracy/{mean|min|max}": "FVs of every same-size head set outside the FV set",
-        "random_heads_fv_zero_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",  # issue 18
+        "random_heads_fv_zero_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",
         f"ablate_{_SETS}/{{few_shot_accuracy|icl_score_change}}": "a head set mean-ablated at the last position",
         "ablate_excl_difference/icl_score_change_se": "std error over sequences of induction_excl − fv_excl ICL Δ",
     },
     "fv_controls": {
         "ablate_random/few_shot_accuracy/{mean|min|max}": "every same-size head set ablated",
-        "ablate_random/few_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",  # issue 18
+        "ablate_random/few_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",
         f"ablate_{_SETS}/beats_random": "the share of those sets a named set hurts more than",
     },
     "attribution": {  # probes.measures.attribution (Nanda 2023 attribution patching of Todd's CIE)

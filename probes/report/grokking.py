@@ -2,7 +2,7 @@
 test accuracy and loss, restricted and excluded loss, the embedding's Fourier sparsity and the weight norm over
 training, with the memorisation and generalisation steps marked. The sentences are the claims of
 `probes.claims.grokking.grokking_measures`, computed from the run's table and metrics. The report reads one run, so its
-weight-norm claim has no no-weight-decay control and is stated with no verdict (issue 18)."""
+weight-norm claim has no no-weight-decay control and is stated with no verdict."""
 from __future__ import annotations
 
 import plotly.graph_objects as go

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import torch
 
+from circuits.errors import WorkbenchError
 from circuits.progress import progress_bar
 from circuits.store.files import ANALYSIS_DIR, CACHE_DIR, NOTES_FILE, SWEEP_FILE, step_dirname
 from circuits.store.runs import RunStore, atomic_write_text
 from probes.engine.checkpoint import CheckpointSource, RunSource
 from probes.engine.inputs import ProbeInputs
-from probes.registry import cache_tag, check_probe_names, default_probes, get_probe, not_applicable, with_needs
+from probes.registry import all_probes, cache_tag, check_probe_names, default_probes, get_probe, not_applicable, with_needs
 from probes.table import Row, read_rows, read_table, write_rows
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run_sweep(run: RunStore | CheckpointSource, probes: tuple[str, ...] | None =
         ckpt = source.load(step, device)  # the engine moves probe inputs to the device and results back
         failed |= _probe_checkpoint(source, ckpt, inputs, todo[step])
     _write_notes(source, skipped, failed)
-    table = _assemble(source, planned)
+    table = _assemble(source, all_steps)
     write_rows(source.path / ANALYSIS_DIR / SWEEP_FILE, table)
     return table
 
@@ -110,15 +111,57 @@ def _planned(steps: list[int], probes: tuple[str, ...], last: int) -> list[tuple
     return [(s, p) for s in steps for p in probes if not get_probe(p).final_only or s == last]
 
 
-def _assemble(source: CheckpointSource, planned: list[tuple[int, str]]) -> list[Row]:
-    """The table of every planned (step, probe) that has results (a failed one has none)."""
+def _assemble(source: CheckpointSource, steps: list[int]) -> list[Row]:
+    """The table of every (step, probe) with cached results at the probe's current version — this sweep's and earlier
+    ones' (an opt-in probe run on chosen steps adds its rows; a failed one has none)."""
     table, tokens = [], {}
-    for step, probe in planned:
-        file = cache_file(source, step, probe)
-        if file.exists():
-            tokens.setdefault(step, source.tokens(step))
-            table += [{"step": step, "tokens": tokens[step], **row} for row in read_rows(file)]
+    for step in steps:
+        for probe in all_probes():
+            file = cache_file(source, step, probe)
+            if file.exists():
+                tokens.setdefault(step, source.tokens(step))
+                table += [{"step": step, "tokens": tokens[step], **row} for row in read_rows(file)]
     return table
+
+
+def select_steps(text: str, steps: list[int]) -> list[int]:
+    """The checkpoints a step selection names, e.g. "final", "0,500,final", "200-1000" (every checkpoint in the
+    range), "every:4" (every 4th checkpoint of the run's schedule, and the final one); items combine with commas."""
+    chosen: set[int] = set()
+    for item in (i.strip() for i in text.split(",")):
+        chosen |= _select_item(item, steps)
+    return sorted(chosen)
+
+
+def _select_item(item: str, steps: list[int]) -> set[int]:
+    if item == "final":
+        return {steps[-1]}
+    if item.startswith("every:"):
+        n = _int(item[len("every:"):], item)
+        if n <= 0:
+            raise WorkbenchError(f"every:N needs a positive N, got {item!r}; e.g. every:4 takes every 4th checkpoint.")
+        return set(steps[::n]) | {steps[-1]}
+    if "-" in item.lstrip("-"):
+        low, high = (_int(part, item) for part in item.split("-", 1))
+        if low > high:
+            raise WorkbenchError(f"range {item} runs backwards; write it as {high}-{low}.")
+        inside = {s for s in steps if low <= s <= high}
+        if not inside:
+            raise WorkbenchError(f"no checkpoint lies in {item}; this run's checkpoints run from {steps[0]} to {steps[-1]}.")
+        return inside
+    step = _int(item, item)
+    if step not in steps:
+        below, above = max((s for s in steps if s < step), default=None), min((s for s in steps if s > step), default=None)
+        raise WorkbenchError(f"step {step} is not a checkpoint of this run; the nearest are "
+                             f"{' and '.join(str(s) for s in (below, above) if s is not None)} (`icl-workbench runs` lists them).")
+    return {step}
+
+
+def _int(text: str, item: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise WorkbenchError(f"cannot read {item!r} as a step; use N, A-B, every:N or final, joined by commas.") from None
 
 
 def load_table(run: RunStore | CheckpointSource) -> list[Row]:
