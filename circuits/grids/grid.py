@@ -19,6 +19,7 @@ from typing import Any
 from circuits.config import RunConfig, replace
 from circuits.errors import WorkbenchError
 from circuits.grids.executors import JobResult, run_jobs
+from circuits.model.transformer import BRIDGE_MODULES
 from circuits.store.files import ANALYSIS_DIR, CONFIG_FILE, GRID_FILE, GRID_RESULTS_FILE, SWEEP_FILE
 from circuits.store.runs import RunStore, atomic_write_text
 
@@ -217,7 +218,7 @@ def run_grid(spec: GridSpec, out: str | Path, job_fn: Callable[[GridJob], Any] =
     jobs = grid_jobs(spec, out)
     todo = [i for i, job in enumerate(jobs) if not done(job)]
     ran = run_jobs(job_fn, [jobs[i] for i in todo], backend=backend, workers=workers, address=address,
-                   progress=progress)
+                   progress=progress, preload=BRIDGE_MODULES)
     by_index = {todo[r.index]: replace(r, index=todo[r.index]) for r in ran}
     results = [by_index.get(i) or JobResult(i, job.name, True, skipped=True) for i, job in enumerate(jobs)]
     failed = [r for r in results if not r.ok]

@@ -41,6 +41,9 @@ def bridge_config(cfg: ModelConfig):
     )
 
 
+BRIDGE_MODULES = ("transformer_lens.model_bridge.sources.native",)  # what building a bridge imports (≈ 5 s, once)
+
+
 def build_bridge(cfg: ModelConfig, state_dict: StateDict | None = None) -> TransformerBridge:
     """`TransformerBridge.boot_native` for `cfg`; loads `state_dict` (strict) when given."""
     import transformer_lens.model_bridge.sources.native  # noqa: F401 - attaches boot_native
