@@ -4,7 +4,7 @@
 
 RUN defaults to checkpoints/attn-only-2l (train it with `icl-workbench train`); S defaults to its last checkpoint.
 Timed, interleaved (attention, llc, attention, llc, …) so that load from other processes falls on both alike:
-  attention  `probes.measures.suite.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
+  attention  `probes.measures.attention.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
   llc        `probes.measures.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer),
              sampling on --sampling-threads torch threads (`probes.measures.llc.SAMPLING_THREADS`; 0: --threads)
 It prints the median seconds of each over --repeats, the ratio llc / attention, the SGLD steps per second, and
@@ -32,7 +32,7 @@ def main() -> None:
     from probes.engine.inputs import ProbeInputs
     from probes.measures import llc
     from probes.measures.llc import DEFAULT_SETTINGS, llc_probe
-    from probes.measures.suite import attention_probe
+    from probes.measures.attention import attention_probe
 
     llc.SAMPLING_THREADS = args.sampling_threads or None
 

@@ -5,9 +5,11 @@ with the versions of the probes it `needs`, so bumping `fv` recomputes what read
 (and why not), whether it runs on the final checkpoint only, whether a sweep runs it by default, its metric names,
 the claims it makes (`probes.claims.claim.ClaimFamily`, with their fixtures) and its report section. The sweep
 (`probes.sweep.runner`), the live follower (`probes.sweep.follow`), the metric check (`tests/test_metrics.py`) and the report
-(`probes.report.page`) read only this registry. The built-in probes register in `probes.measures.suite`, which `all_probes`
-loads by name on first use (plugin discovery: the dependency points from the probes to this contract); a module that
-registers a new probe is analyzed, cached, followed and reported with no other file touched.
+(`probes.report.page`) read only this registry. Each built-in probe family declares its probes at the end of its own
+module in `probes/measures/` (`BUILTIN_MODULES`), which `all_probes` loads by name on first use (plugin discovery: the
+dependency points from the probes to this contract); a module that registers a new probe is analyzed, cached,
+followed and reported with no other file touched. A report section may be named as "module:function" so that a
+measures module need not import the report (`section_of` imports it when the report is written).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class ProbeSpec:
     checkpoint; the rows of the probes it `needs` are in `ckpt.rows[name]` when it runs."""
 
     name: str
-    version: int
+    version: int  # bump it whenever the definition or inputs change: cached rows of an old version are never reused
     run: Callable[[Checkpoint, ProbeInputs], list[Row]]
     metrics: dict[str, str]  # metric name patterns ("{a|b}/x", "{layer}") -> what the metric is
     applies: Callable[[ProbeInputs], str | None] = lambda inputs: None  # None, or why it does not apply
@@ -63,35 +65,56 @@ class ProbeSpec:
     final_only: bool = False  # run on the last checkpoint only (costly controls)
     needs: tuple[str, ...] = ()
     claims: ClaimFamily | None = None
-    section: Callable[[ReportContext], ReportSection | None] | None = None
+    section: Callable[[ReportContext], ReportSection | None] | str | None = None  # or "module:function"
 
 
 PROBES: dict[str, ProbeSpec] = {}
-BUILTIN_MODULES = ("probes.measures.suite",)  # loaded by name on first use (plugin discovery: they import this module)
+BUILTIN_MODULES = tuple(f"probes.measures.{m}" for m in (  # loaded by name on first use, in this order
+    "attention", "weights", "icl", "ablation", "induction_controls", "fv", "attribution", "writers", "grokking", "llc"))
 
 
 def all_probes() -> dict[str, ProbeSpec]:
-    """Every registered probe, the built-in modules loaded first (a user's own probe module registers when the user
-    imports it)."""
+    """Every registered probe — the built-in ones first, in `BUILTIN_MODULES` order whatever imported them first, then
+    a user's own (registered when the user imports their module) — with every `needs` checked."""
     if not _loaded:
         _loaded.append(True)
         for module in BUILTIN_MODULES:
             importlib.import_module(module)
+    rank = {m: i for i, m in enumerate(BUILTIN_MODULES)}
+    ordered = sorted(PROBES.values(), key=lambda s: rank.get(s.run.__module__, len(rank)))
+    if list(PROBES) != [s.name for s in ordered]:
+        PROBES.clear()
+        PROBES.update((s.name, s) for s in ordered)
+    _check_needs()
     return PROBES
 
 
 _loaded: list[bool] = []
 
 
+def _check_needs() -> None:
+    for spec in PROBES.values():
+        unknown = [n for n in spec.needs if n not in PROBES]
+        if unknown:
+            raise WorkbenchError(f"probe {spec.name!r} needs {unknown}, which no imported module registers; import the "
+                                 f"module that declares them first.")
+
+
 def register_probe(spec: ProbeSpec) -> ProbeSpec:
-    """Declare a probe (at import of its module); its claims join `probes.claims.claim.CLAIM_FAMILIES`."""
-    unknown = [n for n in spec.needs if n not in all_probes()]
-    if unknown:
-        raise WorkbenchError(f"probe {spec.name!r} needs {unknown}, which are not registered yet; register them first.")
+    """Declare a probe (at import of its module); its claims join `probes.claims.claim.CLAIM_FAMILIES`. What it
+    `needs` is checked when the probes are listed (`all_probes`), so modules may import each other in any order."""
     PROBES[spec.name] = spec
     if spec.claims is not None:
         register_claims(spec.claims)
     return spec
+
+
+def section_of(spec: ProbeSpec) -> Callable[[ReportContext], ReportSection | None] | None:
+    """The probe's report section as a function ("module:function" is imported here)."""
+    if not isinstance(spec.section, str):
+        return spec.section
+    module, _, name = spec.section.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def get_probe(name: str) -> ProbeSpec:
@@ -124,17 +147,22 @@ def default_probes(inputs: ProbeInputs) -> tuple[str, ...]:
 
 
 def with_needs(names: tuple[str, ...]) -> tuple[str, ...]:
-    """`names` and, before each, every probe it needs (transitively), each once, in registration order."""
-    wanted: set[str] = set()
+    """`names` and, before each, every probe it needs (transitively), each once: registry order, each probe after
+    what it needs."""
+    order: list[str] = []
 
     def add(name: str) -> None:
-        for need in get_probe(name).needs:
-            add(need)
-        wanted.add(name)
+        if name not in order:
+            for need in get_probe(name).needs:
+                add(need)
+            order.append(name)
 
-    for name in names:
-        add(name)
-    return tuple(n for n in PROBES if n in wanted)
+    check_probe_names(names)
+    wanted = set(names)
+    for name in all_probes():
+        if name in wanted:
+            add(name)
+    return tuple(order)
 
 
 def is_declared(probe: str, metric: str) -> bool:

@@ -8,7 +8,7 @@ from circuits.config import training_lengths
 from circuits.presets import PRESETS, preset
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs, induction_lengths, prefix_period
-from probes.measures.suite import attention_probe
+from probes.measures.attention import attention_probe
 
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
 # The detectors are checked on every preset whose model is not clamped (a clamp, e.g. blocked K-composition, changes

@@ -19,9 +19,13 @@ from torch import Tensor
 
 from circuits.errors import WorkbenchError
 from circuits.model.transformer import token_losses
-from probes.engine.inputs import AblationInputs
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import AblationInputs, ProbeInputs
 from probes.engine.interventions import CleanRun, Engine
+from probes.measures.applies import induction_applies
 from probes.measures.icl import icl_score
+from probes.registry import ProbeSpec, register_probe
+from probes.table import Row, head_rows
 
 ABLATIONS = ("zero", "mean", "resample")
 Head = tuple[int, int]
@@ -85,3 +89,18 @@ def ablation_effects(engine: Engine, inputs: AblationInputs, kinds: tuple[str, .
                   "repeat_loss": rep[kind][:, :, n + 1 : 2 * n].mean((1, 2))}
         out[kind] = {name: v[1:] - v[0] for name, v in values.items()} | {f"clean/{name}": v[0] for name, v in values.items()}
     return out
+
+
+def ablation_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
+    """Every head ablated alone, by zero, mean and resample ablation: Δ loss, Δ ICL score, Δ repeat loss."""
+    rows, facts = [], ckpt.facts
+    effects = ablation_effects(ckpt.engine, inputs.ablation, ABLATIONS)
+    for kind in ABLATIONS:
+        for name in ("loss", "icl_score", "repeat_loss"):
+            rows += head_rows("ablation", f"{kind}/{name}", effects[kind][name].view(facts.n_layers, facts.n_heads))
+    return rows
+
+
+register_probe(ProbeSpec("ablation", 1, ablation_probe, {
+    "{zero|mean|resample}/{loss|icl_score|repeat_loss}": "Δ vs clean when this head alone is ablated",
+}, applies=induction_applies, default="always"))

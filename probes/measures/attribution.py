@@ -48,7 +48,9 @@ from circuits.model.seams import Seams
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import HOOK_ROWS, MAX_ROWS, Engine, FastEngine, HookEngine, check_fits, hook_z
+from probes.measures.applies import fv_applies
 from probes.measures.function_vectors import FVSettings, TaskBatch, split_tasks, todd_cie, top_heads
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, head_rows, model_row
 
 PROBE = "attribution"
@@ -260,3 +262,11 @@ def attribution_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
     prob, logprob = (x.mean(0) for x in attribution_cie(engine, batch, mean_z))
     rows = head_rows(PROBE, "attr_aie", prob) + head_rows(PROBE, "attr_logprob", logprob) + head_rows(PROBE, "exact_aie", exact)
     return rows + attribution_agreement(exact, prob, settings.top_heads).rows()
+
+
+register_probe(ProbeSpec(PROBE, 1, attribution_probe, {  # probes.measures.attribution (Nanda 2023 attribution patching of Todd's CIE)
+    "{attr_aie|attr_logprob|exact_aie}": "per head: attribution estimate of the AIE on P(yq), on log P(yq); exact AIE",
+    "agreement/{k|heads|overlap|chance|p_value|spearman|top_max_error|top_mean_error|top_relative_error}":
+        "attr_aie vs exact_aie: top-k overlap, its chance k²/N and tail p, Spearman ρ, error on the exact top-k",
+}, applies=fv_applies,
+                         section="probes.report.attribution:attribution_report_section"))

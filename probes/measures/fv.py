@@ -49,6 +49,7 @@ from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine, last_position_patch
 from probes.measures import detectors
 from probes.measures.ablation import ablated_losses, head_set_mask
+from probes.measures.applies import fv_applies
 from probes.measures.function_vectors import (
     FVSettings,
     TaskBatch,
@@ -62,6 +63,7 @@ from probes.measures.function_vectors import (
     top_heads,
 )
 from probes.measures.icl import icl_score
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, head_rows, model_row
 
 Head = tuple[int, int]
@@ -219,3 +221,25 @@ def fv_controls_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
     """The costly ablation control (every same-size head set), run on the last checkpoint only."""
     engine, test, _, aie, se, induction = _checkpoint_facts(ckpt, inputs, settings)
     return _random_ablation_rows(engine, test, _ablation_sets(aie, se, induction, settings.top_heads))
+
+
+register_probe(ProbeSpec("fv", 5, fv_probe, {
+    "{aie|aie_se|fv_set}": "Todd et al. 2024 AIE per head, its standard error, 1 for the FV heads",
+    "{few_shot|zero_shot|shuffled}_accuracy": "held-out tasks, test queries",
+    "{evaluated_prompts|few_shot_prompts}": "prompt counts behind the accuracies",
+    "no_fv_{zero_shot|shuffled}_accuracy": "the no-FV baseline on the evaluated prompts",
+    "fv_valid_zero_shot_accuracy/L{layer}": "FV injected after a layer, validation queries (chooses the layer)",
+    "fv_best_layer": "the chosen layer",
+    "{fv_zero_shot|fv_shuffled|other_task_fv_zero_shot|mean_hidden_zero_shot}_accuracy": "at the chosen layer",
+    "random_heads_fv_zero_shot_accuracy/{mean|min|max}": "FVs of every same-size head set outside the FV set",
+    "random_heads_fv_zero_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",
+    "ablate_{fv|induction|fv_excl|induction_excl}/{few_shot_accuracy|icl_score_change}": "a head set mean-ablated at the last position",
+    "ablate_excl_difference/icl_score_change_se": "std error over sequences of induction_excl − fv_excl ICL Δ",
+}, applies=fv_applies, default="if_applicable",
+                         section="probes.report.fv:fv_report_section"))
+register_probe(ProbeSpec("fv_controls", 4, fv_controls_probe, {
+    "ablate_random/few_shot_accuracy/{mean|min|max}": "every same-size head set ablated",
+    "ablate_random/few_shot_accuracy/sets": "how many such sets (0: none, no mean/min/max rows)",
+    "ablate_{fv|induction|fv_excl|induction_excl}/beats_random": "the share of those sets a named set hurts more than",
+}, applies=fv_applies, default="if_applicable",
+                         final_only=True))

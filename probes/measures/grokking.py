@@ -52,6 +52,8 @@ from probes.claims.thresholds import (
 )
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
+from probes.measures.applies import grokking_applies
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, model_row
 
 DEAD_NEURON_VARIANCE = 1e-12  # a neuron whose centred activations have less total variance has no frequency
@@ -243,3 +245,18 @@ def grokking_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
     return rows + [model_row(PROBE, f"key_frequency_neurons/{k}", float(n)) for k, n in keys.neurons.items()]
 
 
+register_probe(ProbeSpec(PROBE, 2, grokking_probe, {  # probes.measures.grokking (Nanda et al. 2023, arXiv 2301.05217): modular-addition runs
+    "{train|test}_{loss|accuracy}": "float64 loss and accuracy of the answer at '=' over every train / test pair",
+    "restricted_loss": "loss over all p² pairs of the logits' key-frequency components (+ mean of the rest)",
+    "restricted_loss_random": "the control: lowest restricted loss over RANDOM_FREQUENCY_SETS sets of as many non-key frequencies",
+    "dominant_frequencies": "distinct dominant frequencies of the live MLP neurons before the explained-variance floor",
+    "key_frequency_variance/{k}": "share of all live MLP neurons' variance that the key frequency k explains",
+    "excluded_loss": "loss on the train pairs of the logits without their key-frequency components",
+    "{embed_gini|embed_key_share}": "W_E's Fourier norms per frequency: Gini coefficient; squared-norm share of the key frequencies",
+    "embed_fourier_norm/{k}": "‖(cos_k, sin_k) rows of W_E in the Fourier basis‖",
+    "weight_norm_sq": "total sum of squared weights",
+    "key_frequency_step": "the checkpoint the key frequencies were read from (the run's final one)",
+    "modulus": "p",
+    "key_frequency_neurons/{k}": "neurons whose dominant frequency is the key frequency k (at that checkpoint)",
+}, applies=grokking_applies,
+                         default="if_applicable"))

@@ -23,7 +23,11 @@ from circuits.model.transformer import token_losses
 from probes.claims.thresholds import (
     PHASE_BOOTSTRAP_RESAMPLES,
 )
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine
+from probes.measures.applies import induction_applies
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, model_row
 
 EARLY_FRACTION = 0.1
@@ -132,3 +136,17 @@ def icl_rows(engine: Engine, text: Int[Tensor, "batch pos"], repeats: Int[Tensor
     return rows + [model_row("icl", f"loss_at/{i:03d}", v) for i, v in enumerate(losses.tolist())]
 
 
+def icl_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
+    """Loss, ICL score (Olsson sign: late − early) and per-position loss on the text batch; repeat-copy loss; their
+    bootstrap standard errors and the bag-of-context baseline (`icl_rows`)."""
+    return icl_rows(ckpt.engine, inputs.text, inputs.ablation.repeats, inputs.ablation.repeat_length, ckpt.facts.d_vocab)
+
+
+register_probe(ProbeSpec("icl", 2, icl_probe, {
+    "{loss|icl_score|repeat_loss}": "loss, Olsson ICL score (late − early), loss on the second copy of [BOS, r, r]",
+    "loss_at/{position}": "mean loss at one position",
+    "{icl_score|repeat_loss}/se": "bootstrap standard error over the probe sequences (probes.measures.icl.bootstrap_se)",
+    "late_loss": "loss at 90% of the context (the ICL score's late ±2-token window)",
+    "bag/{late_loss|icl_score}": "the same for the best bag-of-context predictor (probes.measures.icl.bag_of_context_losses)",
+    "chance_loss": "ln(d_vocab): the loss scale of the phase-change locator",
+}, applies=induction_applies, default="always"))

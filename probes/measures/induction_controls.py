@@ -31,6 +31,8 @@ from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
 from probes.measures import detectors
 from probes.measures.ablation import ablation_effects, head_set_mask
+from probes.measures.applies import induction_applies
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, head_rows, model_row
 
 Head = tuple[int, int]
@@ -86,3 +88,13 @@ def induction_controls_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]
     rows += [model_row("induction_controls", f"set/{name}", effects[name][0]) for name in ("loss", "icl_score", "repeat_loss")]
     rows += [model_row("induction_controls", f"random_set/{i}/repeat_loss", v) for i, v in enumerate(effects["repeat_loss"][1:])]
     return rows + [model_row("induction_controls", "random_sets", float(len(sets)))]
+
+
+register_probe(ProbeSpec("induction_controls", 4, induction_controls_probe, {
+    "in_set": "1 for the heads ablated together (controlled induction score ≥ INDUCTION_THRESHOLD)",
+    "partner": "1 for their previous-token partners, left out of the comparison sets (probes.measures.induction_controls)",
+    "set/{loss|icl_score|repeat_loss}": "Δ when they are mean-ablated together",
+    "random_set/{i}/repeat_loss": "Δ repeat loss of another same-size head set outside the circuit",
+    "random_sets": "how many other sets were ablated",
+},
+                         applies=induction_applies, default="always", final_only=True))

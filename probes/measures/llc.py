@@ -60,6 +60,7 @@ from probes.claims.thresholds import LLC_DRIFT_MAX, LLC_DRIFT_Z, LLC_FLOOR, LLC_
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import PROBE_SEED, ProbeInputs
 from probes.measures.devinterp_adapter import quiet_chains
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, model_row
 
 logger = logging.getLogger(__name__)
@@ -333,3 +334,21 @@ def llc_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: LLCSettings | Non
     if result.diagnostics.reasons:
         logger.warning("LLC at step %d (λ̂ = %.2f): %s", ckpt.step, result.mean, "; ".join(result.diagnostics.reasons))
     return result_rows(result)
+
+
+def llc_applies(inputs: ProbeInputs) -> str | None:
+    return NOT_APPLICABLE if inputs.config is None else None
+
+
+register_probe(ProbeSpec("llc", 2, llc_probe, {  # probes.measures.llc (Lau et al. 2023; Hoogland et al. 2024, arXiv 2402.02364): devinterp's SGLD estimate
+    "{mean|std|devinterp_mean}": "λ̂ over chains (burn-in dropped): mean, std; devinterp's llc_mean (burn-in kept)",
+    "chain/{i}": "λ̂ of one chain",
+    "{init_loss|nbeta}": "L_n(w*) on the probe set; the nβ used",
+    "{rhat|spread|drift|drift_se}": ("split-R̂ of the loss traces; std of per-chain λ̂ / |λ̂|; "
+                                     "λ̂ of the second − first half of the draws / |λ̂|, its standard error"),
+    "{disagree|unsettled|diverged}": "1 when chains disagree (R̂ or spread), a trace still rises, or a chain diverged",
+    "{lr|localization|chains|draws|burnin|batch_size|n|seed|trace_points}": "the LLCSettings used",
+    "trace/{chain}/{k}": "mean sampled loss of one chain over block k of its SGLD steps (burn-in included)",
+    "trace_step/{k}": "centre SGLD step of block k",
+}, applies=llc_applies,
+                         section="probes.report.llc:llc_report_section"))  # opt-in: SGLD, ≈ 30 s per checkpoint

@@ -15,6 +15,11 @@ from torch import Tensor
 
 from circuits.config import ModelConfig
 from circuits.model.transformer import ROTARY_BASE, StateDict
+from probes.engine.checkpoint import Checkpoint
+from probes.engine.inputs import ProbeInputs
+from probes.measures.applies import weights_applies
+from probes.registry import ProbeSpec, register_probe
+from probes.table import Row, head_rows, model_row
 
 HeadMatrices = Float[Tensor, "n_heads d_model d_head"]
 
@@ -103,3 +108,24 @@ def k_composition_baseline(cfg: ModelConfig, samples: int = 200, seed: int = 0) 
     ov, qk = v @ o, q @ k.transpose(1, 2)
     prod = ov @ qk.transpose(1, 2)
     return (prod.flatten(1).norm(dim=1) / (ov.flatten(1).norm(dim=1) * qk.flatten(1).norm(dim=1))).mean().item()
+
+
+def weights_probe(ckpt: Checkpoint, inputs: ProbeInputs) -> list[Row]:
+    """Elhage copying score per head; K-composition per (sender, receiver) pair and its random baseline."""
+    cfg, state = ckpt.config.model, {k: v.cpu() for k, v in ckpt.state.items()}
+    rows = head_rows("weights", "copying", copying_score(state, cfg))
+    kcomp = k_composition(state, cfg)
+    for l1 in range(cfg.n_layers):
+        for h1 in range(cfg.n_heads):
+            for l2 in range(l1 + 1, cfg.n_layers):
+                rows += [{"layer": l2, "head": h2, "probe": "weights", "metric": f"k_composition/from/{l1}.{h1}",
+                          "value": float(kcomp[l1, h1, l2, h2])} for h2 in range(cfg.n_heads)]
+    rows.append(model_row("weights", "k_composition/random_baseline", k_composition_baseline(cfg)))
+    return rows
+
+
+register_probe(ProbeSpec("weights", 1, weights_probe, {
+    "copying": "Elhage et al. 2021 copying score (positive eigenvalues of the OV circuit)",
+    "k_composition/from/{layer}.{head}": "K-composition of a lower-layer sender into this head",
+    "k_composition/random_baseline": "K-composition of random matrices of the same shapes",
+}, applies=weights_applies, default="always"))

@@ -83,8 +83,10 @@ from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine, last_position_patch
 from probes.measures.ablation import head_set_mask, single_head_conditions
+from probes.measures.applies import fv_applies
 from probes.measures.function_vectors import FVSettings, TaskBatch, function_vector, mean_head_activations, split_tasks, todd_cie
 from probes.measures.fv import accuracy_rows, choose_layer, fv_set, injected_accuracy
+from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, head_rows, model_row
 
 LN_EPS = 1e-5
@@ -489,3 +491,26 @@ def writers_rows(a: WritersAnalysis) -> list[Row]:
 def writers_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: WritersSettings = DEFAULT_WRITERS) -> list[Row]:
     """The "writers" sweep probe (fv-mix runs): `analyze_writers` as rows."""
     return writers_rows(analyze_writers(ckpt, inputs, settings))
+
+
+register_probe(ProbeSpec("writers", 2, writers_probe, {  # probes.measures.writers (Wang 2026, arXiv 2606.07560): heads classified on the selection tasks
+    "{writer_tasks|canceller_tasks|significant_tasks}": "per head: selection tasks where it is a writer / canceller / BH-significant",
+    "{dla|validation_score|aie}": "per head, mean over selection tasks: refined DLA, validation score, Todd's signed AIE",
+    "class": "per head: +1 writer head, −1 canceller head (that class on ≥ WRITER_TASK_SHARE of the tasks), 0 neither",
+    "{writers|cancellers}": "writers / cancellers per selection task (mean over tasks)",
+    "task/{task}/{writers|cancellers}": "per selection task (its name with '-' written '_'): how many heads",
+    "{validated_tasks|ld_gap}": "tasks whose LD_clean − LD_flip clears its floor; mean LD_clean − LD_flip (nats)",
+    "aie/{writer|canceller|none}": "mean per-task signed AIE of the (task, head) pairs of each class",
+    "todd_topk/{writer_share|canceller_share}": "share of writer / canceller (task, head) pairs in the fv probe's FV set",
+    "todd_topk/{writers|cancellers}": "per task, how many of the fv probe's FV heads are writers / cancellers (mean)",
+    "set_size/{writers|cancellers|todd}": "writer heads, canceller heads, the fv probe's FV heads",
+    "{fv_layer|no_fv_zero_shot_accuracy}": "the fv probe's injection layer; zero-shot accuracy without FV (held-out tasks)",
+    "fv_zero_shot_accuracy/{writers|cancellers|todd}": "zero-shot accuracy with each set's FV (held-out tasks; none when empty)",
+    "fv_zero_shot_accuracy/random_writers/{mean|max|sets|beaten_share}":
+        "the writer FV's control: same-size head sets outside the writers (their accuracy; how many; share beaten)",
+    "set_overlap/writers_todd": "heads in both the writer set and the fv probe's FV set",
+    "clean/{few_shot_accuracy|loss|correct_logit}": "held-out tasks' 10-shot prompts, nothing ablated",
+    "ablate/{zero|mean}/{writers|cancellers|both}/{few_shot_accuracy|loss_change|correct_logit_change|logprob_change|logprob_ci_low|logprob_ci_high}":
+        "a set ablated (zero: every position, Wang; mean: last position, ours); none when the set is empty",
+}, applies=fv_applies,
+                         section="probes.report.writers:writers_report_section"))

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from probes.claims.attribution import attribution_claims, attribution_series, last_head_values
 from probes.claims.claim import Claim
 from probes.measures.attribution import PROBE
+from probes.registry import ReportContext, ReportSection
 from probes.table import Row, select
 
 
@@ -63,3 +64,7 @@ def attribution_html(table: list[Row]) -> tuple[str, list[Claim]]:
             + "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures), claims)
 
 
+def attribution_report_section(ctx: ReportContext) -> ReportSection:
+    """The `attribution` probe's section of the run report."""
+    body, claims = attribution_html(ctx.table)
+    return ReportSection(body, claims)

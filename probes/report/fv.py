@@ -4,10 +4,13 @@ FV vs induction heads beside every same-size head set (Todd et al. 2024, arXiv 2
 arXiv 2502.14010). The sentences are the claims of `probes.claims.fv`, computed from the table."""
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 
 from probes.claims.fv import Transition, final, transition_analysis
 from probes.claims.thresholds import INDUCTION_THRESHOLD
+from probes.registry import ReportContext, ReportSection
 from probes.table import Row, select
 
 ACCURACIES = {"few_shot_accuracy": "10-shot", "zero_shot_accuracy": "zero-shot", "shuffled_accuracy": "10-shot shuffled labels"}
@@ -81,3 +84,11 @@ def fv_section(table: list[Row]) -> tuple[list[str], list[go.Figure], Transition
     t = transition_analysis(table)
     figures = [fig_accuracy(table, t), fig_aie(table), fig_plane(t), fig_layers(table), fig_ablation(table)]
     return [c.sentence for c in t.claims], figures, t
+
+
+def fv_report_section(ctx: ReportContext) -> ReportSection:
+    """The `fv` probe's section of the run report (`probes.registry.ProbeSpec.section`)."""
+    lines, figures, transition = fv_section(ctx.table)
+    body = "<h2>Function vectors</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
+    body += "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures)
+    return ReportSection(body, list(transition.claims), [], {"fv_transition": transition.to_dict()})

@@ -23,6 +23,7 @@ from probes.claims.thresholds import (
     LLC_RHAT_MAX,
     LLC_SPREAD_MAX,
 )
+from probes.registry import ReportContext, ReportSection
 from probes.table import Row, select
 
 
@@ -139,3 +140,9 @@ def fig_diagnostics(s: LLCSeries) -> go.Figure:
         fig.add_hline(y=limit, line_dash="dash", line_color="red", row=1, col=col)
     fig.update_xaxes(type="log", title_text="step + 1")
     return fig.update_layout(height=350, title="Chain diagnostics per checkpoint (red: flag threshold)")
+
+
+def llc_report_section(ctx: ReportContext) -> ReportSection:
+    """The `llc` probe's section of the run report."""
+    body, claims = llc_html(ctx.table, ctx.metrics, native=ctx.native)
+    return ReportSection(body, claims)

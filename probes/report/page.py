@@ -24,7 +24,7 @@ from probes.claims.grokking import grokking_measures
 from probes.claims.induction import Findings, compute_findings, summary_lines
 from probes.engine.checkpoint import CheckpointSource
 from probes.engine.inputs import model_period
-from probes.registry import ReportContext, ReportSection, all_probes
+from probes.registry import ReportContext, ReportSection, all_probes, section_of
 from probes.report.grokking import grokking_section
 from probes.sweep.runner import as_source, load_notes, load_table
 from probes.table import Row, has_probe, select
@@ -192,7 +192,7 @@ def probe_sections(ctx: ReportContext) -> list[ReportSection]:
     """The report sections of every registered probe with rows in the table (`ProbeSpec.section`), in registration
     order."""
     present = {r["probe"] for r in ctx.table}
-    found = [spec.section(ctx) for spec in all_probes().values() if spec.section is not None and spec.name in present]
+    found = [section_of(spec)(ctx) for spec in all_probes().values() if spec.section is not None and spec.name in present]
     return [s for s in found if s is not None]
 
 

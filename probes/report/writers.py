@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from probes.claims.claim import Claim
 from probes.claims.writers import PROBE, WriterDynamics, last_value, model_series, writer_dynamics
+from probes.registry import ReportContext, ReportSection
 from probes.table import Row, select
 
 KINDS = ("writers", "cancellers", "both")
@@ -111,3 +112,9 @@ def writers_html(table: list[Row]) -> tuple[str, list[Claim]]:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in [c.sentence for c in d.claims] + d.notes)
     return (f"<h2>Writer and canceller heads (Wang 2026)</h2><ul>{items}</ul>"
             + "".join(fig.to_html(full_html=False, include_plotlyjs=False) for fig in figures), d.claims)
+
+
+def writers_report_section(ctx: ReportContext) -> ReportSection:
+    """The `writers` probe's section of the run report."""
+    body, claims = writers_html(ctx.table)
+    return ReportSection(body, claims)
