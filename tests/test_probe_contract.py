@@ -50,3 +50,17 @@ def json_rows(run: RunStore) -> list[dict]:
     from probes.sweep.runner import load_table
 
     return load_table(run)
+
+
+def test_the_registry_order_does_not_depend_on_which_module_was_imported_first():
+    """A probe module imported on its own (writers imports fv) registers at once; the listing still follows
+    `BUILTIN_MODULES` and every probe comes after what it needs."""
+    import subprocess
+    import sys
+
+    code = ("import probes.measures.writers, probes.measures.llc; from probes.registry import all_probes, with_needs; "
+            "print(','.join(all_probes())); print(','.join(with_needs(tuple(reversed(list(all_probes()))))))")
+    first, needs = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    expected = ["attention", "weights", "icl", "ablation", "induction_controls", "fv", "fv_controls", "attribution",
+                "writers", "grokking", "llc"]
+    assert first.split(",") == expected and needs.split(",") == expected
