@@ -220,7 +220,33 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_analysis(sub)
+    _add_reproduce(sub)
     return parser
+
+
+def _add_reproduce(sub) -> None:
+    g = sub.add_parser("reproduce", help="a paper's headline result beside ours, with a verdict over seeds (gallery)")
+    g.add_argument("name", nargs="?", help="the gallery entry (see --list)")
+    g.add_argument("--list", action="store_true", help="list the entries")
+    g.add_argument("--seeds", type=int, help="seeds 0…N−1 (default: the entry's)")
+    g.add_argument("--device", default="cpu")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=_reproduce)
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    from probes.gallery.entries import ENTRIES
+
+    if args.list or not args.name:
+        for entry in ENTRIES.values():
+            print(f"{entry.name}\t{entry.paper.citation}\t{entry.seeds} seeds{chr(9) + 'long' if entry.long else ''}")
+        return
+    from workbench import reproduce
+
+    page, record = reproduce(args.name, args.root, args.seeds, device=args.device, progress=not args.quiet)
+    for claim in record["claims"]:
+        print(f"{claim['key']}: {claim['verdict']} ({claim['supported']}/{claim['seeds']} seeds; ours {claim['ours']})")
+    print(f"{record['entry']}: {record['verdict']} — {page}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,14 @@ from circuits.device import resolve_device
 from circuits.grids.executors import JobResult
 from circuits.grids.grid import GridJob, GridSpec, is_finished, run_grid, seed_config, seed_run_name
 from circuits.presets import preset
+from circuits.store.files import GALLERY_DIR
 from circuits.store.runs import RunStore
 from circuits.training.trainer import train
 from probes.claims.seeds import write_seed_report
 from probes.engine.checkpoint import CheckpointSource
 from probes.engine.hf_source import HFSource, is_hf_analysis
+from probes.gallery.entries import gallery_entry
+from probes.gallery.page import entry_record, write_entry_page, write_index
 from probes.report.grid import write_grid_report
 from probes.report.page import write_report
 from probes.sweep.follow import FollowResult, follow
@@ -106,6 +109,28 @@ def demo_seeds(preset_name: str, root: str | Path, seeds: int, *, device: str = 
         full_run(seed_config(config, seed), out, device=device, progress=progress)
         runs.append(RunStore(out))
     return write_seed_report(runs, root / f"{preset_name}-seeds")
+
+
+def reproduce(name: str, root: str | Path, seeds: int | None = None, *, device: str = "cpu",
+              progress: bool = True) -> tuple[Path, dict]:
+    """One gallery entry (`probes.gallery.entries`): seeds 0 … n−1 of its preset and of its control trained (reusing
+    finished runs under ROOT), analyzed and reported; then ROOT/gallery/NAME/report.html and the gallery's index."""
+    import time
+
+    entry = gallery_entry(name)
+    root, start, n = Path(root), time.perf_counter(), seeds if seeds is not None else entry.seeds
+    runs = [_seed_report(entry.preset, s, root, device, progress) for s in range(n)]
+    controls = [_seed_report(entry.control, s, root, device, progress) for s in range(n)] if entry.control else []
+    record = entry_record(entry, runs, controls, time.perf_counter() - start)
+    page = write_entry_page(record, root / GALLERY_DIR / name)
+    write_index(root / GALLERY_DIR)
+    return page, record
+
+
+def _seed_report(preset_name: str, seed: int, root: Path, device: str, progress: bool) -> RunStore:
+    out = root / seed_run_name(preset_name, seed)
+    full_run(seed_config(preset(preset_name), seed), out, device=device, progress=progress)
+    return RunStore(out)
 
 
 def run_grid_job(job: GridJob, probes: tuple[str, ...] = GRID_PROBES, device: str = "cpu") -> dict[str, Any]:

@@ -31,8 +31,8 @@ def main() -> None:
     from probes.engine.checkpoint import RunSource
     from probes.engine.inputs import ProbeInputs
     from probes.measures import llc
-    from probes.measures.llc import DEFAULT_SETTINGS, llc_probe
     from probes.measures.attention import attention_probe
+    from probes.measures.llc import DEFAULT_SETTINGS, llc_probe
 
     llc.SAMPLING_THREADS = args.sampling_threads or None
 

@@ -10,6 +10,8 @@ A run directory (`circuits.store.runs.RunStore`):
         report.html, report_data.json     the page and the numbers it states
         seeds.json                        a multi-seed summary (`probes.claims.seeds`)
         hf_source.json                    the revisions of a Hugging Face series (`probes.engine.hf_source`)
+A gallery folder (`icl-workbench reproduce`, `probes.gallery`): index.html, and per entry ENTRY/report.html and
+ENTRY/reproduction.json beside its seed runs.
 A grid folder (`circuits.grids.grid`): grid.json, grid_results.json, one run directory per job, and
 grid_report.html / grid_report.json (`probes.report.grid`).
 """
@@ -33,6 +35,10 @@ REPORT_FILE = "report.html"
 REPORT_DATA_FILE = "report_data.json"
 SEED_REPORT_DATA = "seeds.json"
 HF_SOURCE_FILE = "hf_source.json"
+
+GALLERY_DIR = "gallery"
+GALLERY_INDEX_FILE = "index.html"
+GALLERY_ENTRY_FILE = "reproduction.json"
 
 GRID_FILE = "grid.json"
 GRID_RESULTS_FILE = "grid_results.json"

@@ -1,0 +1,72 @@
+"""The reproduction gallery's verdict rule and pages, on synthetic saved claims (no training: the real entries run
+with `icl-workbench reproduce NAME`)."""
+import json
+import math
+
+import pytest
+
+from circuits.errors import WorkbenchError
+from circuits.store.files import ANALYSIS_DIR, GALLERY_ENTRY_FILE, REPORT_DATA_FILE
+from circuits.store.runs import RunStore
+from probes.gallery.entries import ENTRIES, OLSSON, gallery_entry
+from probes.gallery.page import entry_record, write_entry_page, write_index
+from probes.gallery.verdict import DOES_NOT, REPRODUCES, UNDECIDED, claim_verdict, entry_verdict
+
+
+def claim(supported: bool, value: float = 1.0, key: str = "induction/phase_change") -> dict:
+    return {"key": key, "statement": "a sudden change", "supported": supported, "value": value, "control": 0.0,
+            "sentence": f"{'Supported' if supported else 'Not supported by this run'}: {value}"}
+
+
+@pytest.mark.parametrize("seeds, control, expected", [
+    ([True, True, True], None, REPRODUCES),
+    ([True, True, False], None, REPRODUCES),  # ⌈2·3/3⌉ = 2
+    ([True, False, False], None, DOES_NOT),  # computed on every seed, supported on 1 ≤ 3 − 2
+    ([False, False, False], None, DOES_NOT),
+    ([True, True, True], [True, True, False], DOES_NOT),  # the control shows it too: not specific
+    ([True, True, True], [True, False, False], REPRODUCES),
+    ([True, True], None, UNDECIDED),  # two seeds: no verdict
+    ([True, True, True, False, False], None, UNDECIDED),  # 3 of 5 < ⌈10/3⌉ = 4, and 3 > 5 − 4
+])
+def test_the_verdict_rule(seeds, control, expected):
+    ours = [claim(s) for s in seeds]
+    theirs = [claim(s) for s in control] if control is not None else None
+    assert claim_verdict("induction/phase_change", ours, theirs).verdict == expected
+
+
+def test_a_featureless_input_never_reproduces():
+    """Claims that were not computed (NaN statistics, missing on a seed) give no verdict either way."""
+    assert claim_verdict("k", [claim(False, math.nan)] * 3).verdict == UNDECIDED
+    assert claim_verdict("k", [None, None, None]).verdict == UNDECIDED
+    assert claim_verdict("k", [claim(True), None, None]).verdict == UNDECIDED
+
+
+def test_every_claim_must_reproduce_and_one_failure_decides():
+    r, d, u = (claim_verdict("k", [claim(s)] * 3) for s in (True, False, True))
+    assert entry_verdict([r, r]) == REPRODUCES
+    u = claim_verdict("k", [claim(True), None, claim(False, math.nan)])
+    assert entry_verdict([r, u]) == UNDECIDED and entry_verdict([r, u, d]) == DOES_NOT
+
+
+def fake_run(path, claims: list[dict]) -> RunStore:
+    (path / ANALYSIS_DIR).mkdir(parents=True)
+    (path / ANALYSIS_DIR / REPORT_DATA_FILE).write_text(json.dumps({"claims": claims}))
+    return RunStore(path)
+
+
+def test_an_entry_page_states_the_paper_beside_ours_and_the_index_lists_every_entry(tmp_path):
+    keys = OLSSON.claims
+    runs = [fake_run(tmp_path / f"r{i}", [claim(True, 0.5 + i, k) for k in keys]) for i in range(3)]
+    controls = [fake_run(tmp_path / f"c{i}", [claim(False, 0.0, k) for k in keys]) for i in range(3)]
+    record = entry_record(OLSSON, runs, controls, 12.0)
+    assert record["verdict"] == REPRODUCES and record["claims"][1]["ours"] == "1.50 [0.50–2.50]"
+    page = write_entry_page(record, tmp_path / "gallery" / OLSSON.name).read_text()
+    assert OLSSON.paper.citation in page and "unverified" in page and "3/3" in page and "0/3" in page
+    assert json.loads((tmp_path / "gallery" / OLSSON.name / GALLERY_ENTRY_FILE).read_text())["verdict"] == REPRODUCES
+    index = write_index(tmp_path / "gallery").read_text()
+    assert all(name in index for name in ENTRIES) and "not run yet" in index and REPRODUCES in index
+
+
+def test_an_unknown_entry_names_the_list():
+    with pytest.raises(WorkbenchError, match="icl-workbench reproduce --list"):
+        gallery_entry("olson")
