@@ -30,9 +30,9 @@ def _train(args: argparse.Namespace) -> None:
     from workbench import train_run
 
     config = _config(args)
-    store = train_run(config, Path(args.out) if args.out else args.root / config.preset, device=args.device, progress=not args.quiet)
+    store = train_run(config, Path(args.out) if args.out else args.root / config.name, device=args.device, progress=not args.quiet)
     steps = store.steps()
-    print(f"run {config.preset}: {len(steps)} checkpoints (steps {steps[0]}…{steps[-1]}) in {store.path}")
+    print(f"run {config.name}: {len(steps)} checkpoints (steps {steps[0]}…{steps[-1]}) in {store.path}")
 
 
 def _show_config(args: argparse.Namespace) -> None:

@@ -1,6 +1,6 @@
 """Custom run configs: a preset, then a JSON config file, then `--set section.field=VALUE` items, later winning.
 
-    build_run_config("attn-only-2l", Path("run.json"), ["model.n_layers=3", "train.steps=8000", "preset=my-run"])
+    build_run_config("attn-only-2l", Path("run.json"), ["model.n_layers=3", "train.steps=8000", "name=my-run"])
 
 The config file is a full `RunConfig` JSON (as saved beside a run's weights, or printed by `preset_json`) or any
 part of one (`{"train": {"steps": 500}}`), applied over the preset. A `--set` value is JSON (`4`, `3e-3`, `true`,
@@ -23,19 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from circuits import presets
-from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from circuits.config import ModelConfig, RunConfig, TrainConfig
+from circuits.data.configs import DATA_CONFIGS, data_class, field_names, switch_generator
 from circuits.errors import WorkbenchError
 from circuits.model.clamp import clamps_from_json
 
-SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-TOP_LEVEL = "preset"  # the run's name: a RunConfig field outside the sections (with CLAMPS)
+SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig}  # and "data": one config per generator
+DATA = "data"
+TOP_LEVEL = "name"  # the run's name: a RunConfig field outside the sections (with CLAMPS)
+OLD_TOP_LEVEL = "preset"  # its older key, still accepted
 CLAMPS = "clamps"  # the run's clamps (circuits.model.clamp): a JSON list of clamp objects, replacing the preset's
-SET_SYNTAX = "write --set SECTION.FIELD=VALUE (e.g. model.n_layers=4, data.heldout_lengths=[17,19], preset=my-run)"
+SET_SYNTAX = "write --set SECTION.FIELD=VALUE (e.g. model.n_layers=4, data.heldout_lengths=[17,19], name=my-run)"
 
 
 @dataclass(frozen=True)
 class Override:
-    """One field to change: `key` is "section.field" or "preset"; `source` says where it came from."""
+    """One field to change: `key` is "section.field", "name" or "clamps"; `source` says where it came from."""
 
     key: str
     value: Any
@@ -55,7 +58,7 @@ def build_run_config(preset: str | None, config_file: Path | None, sets: list[st
     try:
         config.validate()
     except WorkbenchError as exc:
-        raise WorkbenchError(f"{_blame(str(exc), checked, base.preset)}: {exc}") from None
+        raise WorkbenchError(f"{_blame(str(exc), checked, base.name)}: {exc}") from None
     return config
 
 
@@ -66,18 +69,18 @@ def preset_json(name: str) -> str:
 
 
 def parse_set(item: str) -> Override:
-    """`section.field=VALUE` (or `preset=NAME`) → Override; VALUE is JSON, or a bare word taken as a string."""
+    """`section.field=VALUE` (or `name=NAME`, also `preset=NAME`) → Override; VALUE is JSON, or a bare word."""
     key, sep, raw = item.partition("=")
     key, source = key.strip(), f"--set {item}"
     if not sep or not key or not raw.strip():
         raise WorkbenchError(f"{source}: malformed override (need KEY=VALUE with a non-empty value); {SET_SYNTAX}.")
     if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?", key):
-        raise WorkbenchError(f"{source}: malformed key {key!r} (need SECTION.FIELD or preset); {SET_SYNTAX}.")
+        raise WorkbenchError(f"{source}: malformed key {key!r} (need SECTION.FIELD or name); {SET_SYNTAX}.")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw.strip()  # a bare word: a string (quote it in JSON to keep surrounding spaces)
-    return Override(key, value, source)
+    return Override(TOP_LEVEL if key == OLD_TOP_LEVEL else key, value, source)
 
 
 def read_config_file(path: Path) -> list[Override]:
@@ -93,9 +96,24 @@ def read_config_file(path: Path) -> list[Override]:
                 raise WorkbenchError(f"{path}: section {key!r} must be a JSON object of its fields, "
                                      f"got {_kind(value)}.")
             out += [Override(f"{key}.{name}", v, str(path)) for name, v in value.items()]
+        elif key == DATA:
+            out += _data_overrides(value, path)
         else:
-            out.append(Override(key, value, str(path)))
+            out.append(Override(TOP_LEVEL if key == OLD_TOP_LEVEL else key, value, str(path)))
     return out
+
+
+def _data_overrides(value: Any, path: Path) -> list[Override]:
+    """A file's data section: its generator first, then that generator's fields (fields of other generators, which
+    config files written by older versions carry, are dropped: that generator ignored them)."""
+    if not isinstance(value, dict):
+        raise WorkbenchError(f"{path}: section 'data' must be a JSON object of its fields, got {_kind(value)}.")
+    name = value.get("name")
+    own = field_names(data_class(name)) if isinstance(name, str) and name in DATA_CONFIGS else None
+    others = set().union(*(field_names(c) for c in DATA_CONFIGS.values()))
+    kept = {k: v for k, v in value.items() if own is None or k == "name" or k in own or k not in others}
+    order = sorted(kept, key=lambda k: k != "name")
+    return [Override(f"data.{k}", kept[k], str(path)) for k in order]
 
 
 def _load_json(path: Path) -> Any:
@@ -122,31 +140,44 @@ def _checked(override: Override) -> Override:
     if section is None:
         _check_run_name(override)
         return override
+    if section == DATA:
+        return _checked_data(override, name)
     hint = typing.get_type_hints(SECTIONS[section])[name]
     return dataclasses.replace(override, value=_convert(hint, override))
+
+
+def _checked_data(override: Override, name: str) -> Override:
+    if name == "name":
+        try:
+            data_class(override.value if isinstance(override.value, str) else repr(override.value))
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"{override.source}: {exc}") from None
+        return override
+    cls = next(c for c in DATA_CONFIGS.values() if name in field_names(c))
+    return dataclasses.replace(override, value=_convert(typing.get_type_hints(cls)[name], override))
 
 
 def _check_run_name(override: Override) -> None:
     value = override.value
     if not isinstance(value, str) or not re.fullmatch(r"[\w.+-]+", value) or value in (".", ".."):
-        raise WorkbenchError(f"{override.source}: preset={json.dumps(value)} must be a run name of letters, digits "
-                             f"and . _ + - (it names the run folder), e.g. preset=my-run.")
+        raise WorkbenchError(f"{override.source}: name={json.dumps(value)} must be a run name of letters, digits "
+                             f"and . _ + - (it names the run folder), e.g. name=my-run.")
 
 
 def _resolve(override: Override) -> tuple[str | None, str]:
-    """(section or None for the top-level `preset`, field name); unknown keys get close-match suggestions."""
+    """(section or None for the top-level `name`, field name); unknown keys get close-match suggestions."""
     parts, source = override.key.split("."), override.source
     if parts == [TOP_LEVEL]:
         return None, TOP_LEVEL
-    keys = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+    keys = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)] + _data_keys()
     if len(parts) == 1:
         raise WorkbenchError(f"{source}: unknown key {parts[0]!r}{_suggest(parts[0], keys)}; keys are {TOP_LEVEL}, {CLAMPS} "
                              f"or SECTION.FIELD with SECTION one of {list(SECTIONS)}.")
     section, name = parts
-    if section not in SECTIONS:
-        raise WorkbenchError(f"{source}: unknown section {section!r}{_suggest(section, list(SECTIONS))}; sections are "
-                             f"{list(SECTIONS)} (and the top-level key {TOP_LEVEL}).")
-    names = [f.name for f in dataclasses.fields(SECTIONS[section])]
+    if section not in (*SECTIONS, DATA):
+        raise WorkbenchError(f"{source}: unknown section {section!r}{_suggest(section, [*SECTIONS, DATA])}; sections are "
+                             f"{[*SECTIONS, DATA]} (and the top-level key {TOP_LEVEL}).")
+    names = [k.split(".")[1] for k in _data_keys()] if section == DATA else [f.name for f in dataclasses.fields(SECTIONS[section])]
     if name not in names:
         raise WorkbenchError(f"{source}: unknown field {section}.{name}{_suggest(name, keys)}; "
                              f"{section} fields are {names}.")
@@ -210,8 +241,8 @@ def _kind(value: Any) -> str:
 
 def _apply(base: RunConfig, overrides: list[Override]) -> RunConfig:
     """`base` with every override applied in order (later ones win)."""
-    changes: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    name, clamps = base.preset, base.clamps
+    changes: dict[str, dict[str, Any]] = {s: {} for s in (*SECTIONS, DATA)}
+    name, clamps = base.name, base.clamps
     for o in overrides:
         if o.key == TOP_LEVEL:
             name = o.value
@@ -221,7 +252,14 @@ def _apply(base: RunConfig, overrides: list[Override]) -> RunConfig:
             section, field_name = o.key.split(".")
             changes[section][field_name] = o.value
     sections = {s: dataclasses.replace(getattr(base, s), **changes[s]) for s in SECTIONS}
-    return RunConfig(preset=name, clamps=clamps, **sections)
+    generator = changes[DATA].pop("name", base.data.name)
+    data = switch_generator(base.data, generator, changes[DATA])
+    return RunConfig(name=name, clamps=clamps, data=data, **sections)
+
+
+def _data_keys() -> list[str]:
+    """Every data field of every generator (`data.name` chooses the generator)."""
+    return ["data.name", *dict.fromkeys(f"data.{f}" for c in DATA_CONFIGS.values() for f in field_names(c))]
 
 
 def _scale_warmup(config: RunConfig, keys: set[str]) -> RunConfig:

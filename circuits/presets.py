@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig, replace
+from circuits.config import ModelConfig, RunConfig, TrainConfig, replace
+from circuits.data.configs import FvMixData, ModularData, RepeatsData
 from circuits.errors import WorkbenchError
 from circuits.model.clamp import Clamp
 
@@ -18,7 +19,7 @@ DEFAULT_PRESET = "attn-only-2l"
 # steps or the model found a non-induction solution; vocab 128 so chance repeats rarely mislead an induction head.
 INDUCTION_MODEL = ModelConfig(n_layers=2, d_model=64, n_heads=4, n_ctx=64, d_vocab=128, attn_only=True,
                               normalization=None, positional="standard", init_range=0.1)
-INDUCTION_DATA = DataConfig(name="repeated-tokens", seq_len=64, repeat_min=4, repeat_max=31, heldout_lengths=(17, 19, 23, 29))
+INDUCTION_DATA = RepeatsData(seq_len=64, repeat_min=4, repeat_max=31, heldout_lengths=(17, 19, 23, 29))
 INDUCTION_TRAIN = TrainConfig(steps=3000, batch_size=32, lr=3e-3, warmup_steps=50, weight_decay=0.01)
 
 
@@ -26,7 +27,7 @@ def _induction(n_layers: int, attn_only: bool) -> Callable[[], RunConfig]:
     def build() -> RunConfig:
         model = ModelConfig(**{**INDUCTION_MODEL.__dict__, "n_layers": n_layers, "attn_only": attn_only})
         name = f"{'attn-only' if attn_only else 'full'}-{n_layers}l"
-        return RunConfig(preset=name, model=model, data=INDUCTION_DATA, train=INDUCTION_TRAIN)
+        return RunConfig(name=name, model=model, data=INDUCTION_DATA, train=INDUCTION_TRAIN)
 
     return build
 
@@ -40,9 +41,9 @@ def _function_vectors() -> RunConfig:
     # LayerNorm with init std 0.02 — neither transition by step 3,600.
     model = ModelConfig(n_layers=2, d_model=64, n_heads=4, n_ctx=24, d_vocab=128, attn_only=False, act_fn="gelu",
                         normalization=None, positional="standard", init_range=0.1)
-    data = DataConfig(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(7, 9, 11), fv_fraction=0.6)
+    data = FvMixData(seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(7, 9, 11), fv_fraction=0.6)
     train = TrainConfig(steps=6000, batch_size=64, lr=3e-3, warmup_steps=100, weight_decay=0.01, eval_every=100)
-    return RunConfig(preset="fv", model=model, data=data, train=train)
+    return RunConfig(name="fv", model=model, data=data, train=train)
 
 
 def _clamped(name: str, *clamps: Clamp) -> Callable[[], RunConfig]:
@@ -54,7 +55,7 @@ def _clamped(name: str, *clamps: Clamp) -> Callable[[], RunConfig]:
     pattern (only their values/outputs learn). `+no-k-comp`: layer-1 keys read the embeddings only, so no layer-0
     output can reach them (K-composition blocked)."""
     def build() -> RunConfig:
-        return replace(_induction(2, True)(), preset=name, clamps=clamps)
+        return replace(_induction(2, True)(), name=name, clamps=clamps)
 
     return build
 
@@ -75,11 +76,11 @@ def _grokking() -> RunConfig:
     p, fraction = 53, 0.5
     model = ModelConfig(n_layers=1, d_model=64, n_heads=4, n_ctx=3, d_vocab=p + 1, attn_only=False, d_mlp=256,
                         act_fn="relu", normalization=None, positional="standard", init_range=0.1)
-    data = DataConfig(name="modular-addition", seq_len=3, modulus=p, train_fraction=fraction)
-    n_train = round(fraction * p * p)  # full batch: every train pair at every step
+    data = ModularData(seq_len=3, modulus=p, train_fraction=fraction)
+    n_train = data.train_size  # full batch: every train pair at every step
     train = TrainConfig(steps=3000, batch_size=n_train, lr=3e-3, warmup_steps=10, min_lr_ratio=1.0, weight_decay=1.0,
                         beta1=0.9, beta2=0.98, grad_clip=1e9, eval_every=10, n_checkpoints=60)  # grad_clip 1e9: none (Nanda)
-    return RunConfig(preset="grokking", model=model, data=data, train=train)
+    return RunConfig(name="grokking", model=model, data=data, train=train)
 
 
 PRESETS: dict[str, Callable[[], RunConfig]] = {

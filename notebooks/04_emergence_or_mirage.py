@@ -62,10 +62,10 @@ BIG = False  # True adds d_model 16 and 32 to the size axis and the 3-layer mode
 ROOT = Path(os.environ.get("ICL_WORKBENCH_ROOT", "../checkpoints"))
 RUN, CONTROL = "attn-only-2l", "attn-only-1l"
 SIZES = {d: size_config(d) for d in (BIG_SIZE_AXIS if BIG else SIZE_AXIS)}  # d_model 64 is RUN itself
-configs = {CONTROL: preset(CONTROL)} | {c.preset: c for c in SIZES.values()} | ({"attn-only-3l": preset("attn-only-3l")} if BIG else {})
+configs = {CONTROL: preset(CONTROL)} | {c.name: c for c in SIZES.values()} | ({"attn-only-3l": preset("attn-only-3l")} if BIG else {})
 runs = {name: train_run(config, ROOT / name) for name, config in configs.items()}
 curves = {name: capability_curves(run) for name, run in runs.items()}
-by_size = [{"d_model": d} | curves[c.preset][-1] for d, c in SIZES.items()]  # final checkpoints
+by_size = [{"d_model": d} | curves[c.name][-1] for d, c in SIZES.items()]  # final checkpoints
 
 # %% [markdown]
 # ## One capability, sharp and smooth metrics, over training

@@ -1,7 +1,8 @@
 """Config builders for tests (SAELens style): small, valid configs with keyword overrides."""
 from __future__ import annotations
 
-from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from circuits.config import ModelConfig, RunConfig, TrainConfig
+from circuits.data.configs import DataConfig, data_class, field_names
 
 
 def tiny_model(**overrides) -> ModelConfig:
@@ -9,9 +10,11 @@ def tiny_model(**overrides) -> ModelConfig:
     return ModelConfig(**{**base, **overrides})
 
 
-def tiny_data(**overrides) -> DataConfig:
-    base = dict(seq_len=32, repeat_min=3, repeat_max=12, heldout_lengths=(5, 9))
-    return DataConfig(**{**base, **overrides})
+def tiny_data(name: str = "repeated-tokens", **overrides) -> DataConfig:
+    """A small config of generator `name`: the repeats defaults below where the generator has those fields."""
+    cls = data_class(name)
+    base = {k: v for k, v in dict(seq_len=32, repeat_min=3, repeat_max=12, heldout_lengths=(5, 9)).items() if k in field_names(cls)}
+    return cls(**{**base, **overrides})
 
 
 def tiny_train(**overrides) -> TrainConfig:
@@ -19,5 +22,5 @@ def tiny_train(**overrides) -> TrainConfig:
     return TrainConfig(**{**base, **overrides})
 
 
-def tiny_config(model: dict | None = None, data: dict | None = None, train: dict | None = None, preset: str = "tiny") -> RunConfig:
-    return RunConfig(preset=preset, model=tiny_model(**(model or {})), data=tiny_data(**(data or {})), train=tiny_train(**(train or {})))
+def tiny_config(model: dict | None = None, data: dict | None = None, train: dict | None = None, name: str = "tiny") -> RunConfig:
+    return RunConfig(name=name, model=tiny_model(**(model or {})), data=tiny_data(**(data or {})), train=tiny_train(**(train or {})))

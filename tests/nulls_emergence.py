@@ -31,7 +31,7 @@ def size_rows(root: Path, sizes: tuple[int, ...]) -> list[dict]:
     rows = []
     for d in sizes:
         config = size_config(d)
-        store: RunStore = trained_run(root, config.preset, config)
+        store: RunStore = trained_run(root, config.name, config)
         rows.append({"d_model": d} | capability_curves(store, steps=[store.require_steps()[-1]], progress=False)[0])
     return rows
 

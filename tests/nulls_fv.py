@@ -48,12 +48,12 @@ def fv_table(store: RunStore, probes: tuple[str, ...] = PROBES, every_other: boo
 def one_layer_config() -> RunConfig:
     """`icl-workbench train --preset fv --set model.n_layers=1 train.steps=200`."""
     base = preset("fv")
-    return replace(base, preset="fv-1l", model=replace(base.model, n_layers=1), train=replace(base.train, steps=200))
+    return replace(base, name="fv-1l", model=replace(base.model, n_layers=1), train=replace(base.train, steps=200))
 
 
 def untrained_run(root: Path) -> RunStore:
     """The `fv` preset's initialisation at steps 0, 100 and 1000 (shared by the writers and attribution fixtures)."""
-    config = replace(preset("fv"), preset="fv-untrained")
+    config = replace(preset("fv"), name="fv-untrained")
     return written_run(root, "fv-untrained", config, untrained_weights(config), [0, 100, 1000])
 
 

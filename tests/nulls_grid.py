@@ -56,7 +56,7 @@ def synthetic(curves: dict[str, list[list[float]]]) -> list[RunSummary]:
     root, out = Path(tempfile.mkdtemp(prefix="grid-nulls-")), []
     for name, per_seed in curves.items():
         for seed, curve in enumerate(per_seed):
-            _write(root / f"{name}-seed{seed}", replace(preset(name), preset=name), curve)
+            _write(root / f"{name}-seed{seed}", replace(preset(name), name=name), curve)
             out.append(summarize_run(root / f"{name}-seed{seed}", name, seed))
     return out
 

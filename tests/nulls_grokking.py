@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nulls import fixture, probed_table, trained_run, untrained_weights, written_run
 
-from circuits.config import RunConfig, modular_train_size, replace
+from circuits.config import RunConfig, replace
 from circuits.presets import preset
 from circuits.store.runs import RunStore
 from probes.claims.grokking import GrokkingEvidence
@@ -30,7 +30,7 @@ FAMILY = "grokking"
 def no_decay_config() -> RunConfig:
     """The grokking preset with weight decay 0 (everything else, the 50% split included, unchanged)."""
     base = preset("grokking")
-    return replace(base, preset="grokking-no-decay", train=replace(base.train, weight_decay=0.0))
+    return replace(base, name="grokking-no-decay", train=replace(base.train, weight_decay=0.0))
 
 
 def memoriser_config() -> RunConfig:
@@ -38,8 +38,8 @@ def memoriser_config() -> RunConfig:
     memorises the train pairs by step ~100 and its test accuracy stays near chance."""
     base = preset("grokking")
     data = replace(base.data, train_fraction=0.3)
-    train = replace(base.train, weight_decay=0.0, steps=1500, n_checkpoints=30, batch_size=modular_train_size(data))
-    return replace(base, preset="grokking-memorise", data=data, train=train)
+    train = replace(base.train, weight_decay=0.0, steps=1500, n_checkpoints=30, batch_size=data.train_size)
+    return replace(base, name="grokking-memorise", data=data, train=train)
 
 
 def run_evidence(store: RunStore, control: RunStore | None = None) -> GrokkingEvidence:
@@ -66,7 +66,7 @@ def memoriser(root: Path) -> GrokkingEvidence:
 
 @fixture("grokking/untrained", FAMILY)
 def untrained(root: Path) -> GrokkingEvidence:
-    config = replace(preset("grokking"), preset="grokking-untrained")
+    config = replace(preset("grokking"), name="grokking-untrained")
     return run_evidence(written_run(root, "grokking-untrained", config, untrained_weights(config), [0, 10, 100, 1000, 3000]))
 
 

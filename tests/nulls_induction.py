@@ -27,6 +27,7 @@ import torch
 from nulls import fixture, probed_table, trained_run, untrained_weights, written_run
 
 from circuits.config import RunConfig, replace
+from circuits.data.configs import switch_generator
 from circuits.grids.grid import seed_config
 from circuits.presets import preset
 from circuits.store.runs import RunStore
@@ -45,7 +46,7 @@ def _evidence(store: RunStore, probes: tuple[str, ...] | None = FAST_PROBES) -> 
 
 def _config(name: str, n_heads: int = 4) -> RunConfig:
     base = preset("attn-only-2l")
-    return replace(base, preset=name, model=replace(base.model, n_heads=n_heads, d_model=16 * n_heads))
+    return replace(base, name=name, model=replace(base.model, n_heads=n_heads, d_model=16 * n_heads))
 
 
 def _copy(state: dict, layer: int, head: int) -> None:
@@ -62,7 +63,7 @@ def _scaled(state: dict) -> dict:
 
 @fixture("induction/untrained", FAMILY, slow=True)  # ≈ 4 s: CI only, the quick loop keeps its budget
 def untrained(root: Path) -> InductionEvidence:
-    config = replace(preset("attn-only-2l"), preset="attn-only-2l-untrained")
+    config = replace(preset("attn-only-2l"), name="attn-only-2l-untrained")
     return _evidence(written_run(root, "induction-untrained", config, untrained_weights(config), STATIC_STEPS), None)
 
 
@@ -121,7 +122,7 @@ def handbuilt_circuit(root: Path) -> InductionEvidence:
 
 def random_tokens_config() -> RunConfig:
     base = preset("attn-only-2l")
-    return replace(base, preset="attn-only-2l-random-tokens", data=replace(base.data, name="markov", markov_alpha=1e6),
+    return replace(base, name="attn-only-2l-random-tokens", data=switch_generator(base.data, "markov", {"markov_alpha": 1e6}),
                    train=replace(base.train, steps=600, n_checkpoints=6))
 
 

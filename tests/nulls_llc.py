@@ -152,7 +152,7 @@ def _attention_and_llc(store: RunStore, steps: list[int]) -> list[dict]:
 
 @fixture("llc/untrained", FAMILY, slow=True)
 def untrained(root: Path) -> list[dict]:
-    config = replace(preset("attn-only-2l"), preset="attn-only-2l-untrained-llc")
+    config = replace(preset("attn-only-2l"), name="attn-only-2l-untrained-llc")
     store = written_run(root, "attn-only-2l-untrained-llc", config, untrained_weights(config), [0, 1000, 3000])
     with llc_settings(SMALL):
         return _attention_and_llc(store, store.steps())

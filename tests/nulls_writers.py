@@ -66,7 +66,7 @@ def planted_run(root: Path, trained: RunStore, table: list[dict]) -> RunStore:
     run, is kept as it was for other readers of the shared store.)"""
     first, planted = trained.steps()[0], trained.steps()[-PLANTED_CHECKPOINTS:]
     writer, target = planted_heads(table, planted[-1])
-    config = replace(trained.config(), preset="fv-planted-canceller-3")
+    config = replace(trained.config(), name="fv-planted-canceller-3")
     d_head = config.model.d_head
 
     def weights(step: int) -> dict:

@@ -273,7 +273,7 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
     variant = tmp_path / "variant.json"
     variant.write_text(json.dumps({"preset": "tiny+zero", "clamps": [{"kind": "zero_head", "layer": 1, "head": 0}]}))
     base = tmp_path / "base.json"
-    base.write_text(tiny_config(preset="tiny").to_json())
+    base.write_text(tiny_config(name="tiny").to_json())
     jobs = {j.name: j for j in grid_jobs(GridSpec((str(base), str(variant)), (0, 1)), tmp_path / "g")}
     for name, repeat in (("tiny-seed0", _jump_at(450)), ("tiny-seed1", _jump_at(450)), ("tiny+zero-seed0", _jump_at(250)),
                          ("tiny+zero-seed1", FLAT)):
@@ -293,7 +293,7 @@ def test_the_grid_report_puts_clamp_variants_beside_their_baseline(tmp_path):
 def _phase(store: RunStore):
     from probes.claims.grid import summarize_run
 
-    return summarize_run(store.path, store.config().preset, store.config().train.seed)
+    return summarize_run(store.path, store.config().name, store.config().train.seed)
 
 
 @pytest.mark.slow

@@ -90,12 +90,13 @@ def test_bad_fv_mix_configs_fail_with_one_clear_error(data, model, message):
         tiny_config(data=data, model=model).validate()
 
 
-def test_config_validates_exactly_the_generators_data_provides():
-    from circuits.config import FV_MIN_VOCAB, GENERATORS
-    from circuits.data.generators import DATASETS
+def test_every_data_config_has_its_generator():
+    from circuits.data.configs import DATA_CONFIGS, FV_MIN_VOCAB
+    from circuits.data.generators import GENERATORS
     from circuits.data.tasks import N_WORDS
 
-    assert sorted(GENERATORS) == sorted(DATASETS)
+    assert sorted(GENERATORS) == sorted(DATA_CONFIGS)
+    assert all(GENERATORS[name].config is cls for name, cls in DATA_CONFIGS.items())
     assert FV_MIN_VOCAB == 1 + 2 * N_WORDS + 8
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from handbuilt import induction_model, positional_model
 
-from circuits.config import training_lengths
+from circuits.data.configs import training_lengths
 from circuits.presets import PRESETS, preset
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs, induction_lengths, prefix_period

@@ -1,7 +1,7 @@
 import torch
 from builders import tiny_config
 
-from circuits.config import training_lengths
+from circuits.data.configs import training_lengths
 from circuits.data.generators import make_sampler, repeated_sequences
 from circuits.data.tokens import BOS
 from circuits.presets import preset

@@ -95,7 +95,7 @@ def test_the_fv_probe_produces_well_formed_rows_on_a_small_model(fv_tiny):
 
     bridge, fast, _ = fv_tiny
     data = tiny_data(name="fv-mix", seq_len=23, repeat_min=3, repeat_max=11, heldout_lengths=(5, 8))
-    config = RunConfig(preset="tiny-fv", model=fast.fast.cfg, data=data, train=tiny_train())
+    config = RunConfig(name="tiny-fv", model=fast.fast.cfg, data=data, train=tiny_train())
     rows = fv_probe(Checkpoint.native(config, fast.fast.state_dict()), ProbeInputs.for_run(config), SMALL)
     metrics = {r["metric"] for r in rows}
     assert {"aie", "aie_se", "few_shot_accuracy", "fv_best_layer", "fv_valid_zero_shot_accuracy/L0", "fv_zero_shot_accuracy",
@@ -139,7 +139,7 @@ def test_a_model_too_small_for_the_fv_controls_says_so_instead_of_crashing(tmp_p
     from probes.measures.fv import fv_controls_probe, fv_probe
 
     base = preset("fv")
-    config = replace(base, preset="fv-1l", model=replace(base.model, n_layers=1))
+    config = replace(base, name="fv-1l", model=replace(base.model, n_layers=1))
     ckpt, inputs = Checkpoint.native(config, initial_state_dict(config.model)), ProbeInputs.for_run(config)
     rows = {r["metric"]: r["value"] for r in fv_probe(ckpt, inputs) + fv_controls_probe(ckpt, inputs) if r["layer"] is None}
     assert rows["random_heads_fv_zero_shot_accuracy/sets"] == 0.0

@@ -24,7 +24,7 @@ def _config_files(folder) -> tuple[str, str]:
     paths = []
     for name, layers in (("tiny-a", 2), ("tiny-b", 1)):
         path = folder / f"{name}.json"
-        path.write_text(tiny_config(model={"n_layers": layers}, train={"steps": STEPS, "n_checkpoints": 4}, preset=name).to_json())
+        path.write_text(tiny_config(model={"n_layers": layers}, train={"steps": STEPS, "n_checkpoints": 4}, name=name).to_json())
         paths.append(str(path))
     return tuple(paths)
 
@@ -142,7 +142,7 @@ def test_a_folder_holding_another_grid_or_run_is_refused(process_grid, spec, tmp
         run_grid(GridSpec(spec.presets, (0, 1, 2)), out, progress=False)
     other = tmp_path / "g"
     (other / "tiny-a-seed0").mkdir(parents=True)
-    (other / "tiny-a-seed0" / "config.json").write_text(tiny_config(preset="tiny-a").to_json())
+    (other / "tiny-a-seed0" / "config.json").write_text(tiny_config(name="tiny-a").to_json())
     with pytest.raises(WorkbenchError, match="holds a run with a different config"):
         run_grid(spec, other, progress=False)
 

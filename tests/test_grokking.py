@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from circuits.config import DataConfig, ModelConfig, RunConfig, TrainConfig, modular_train_size
+from circuits.config import ModelConfig, RunConfig, TrainConfig
+from circuits.data.configs import ModularData
 from circuits.data.modular import ModularAddition, all_pairs, answers, split_pairs
 from circuits.errors import WorkbenchError
 from probes.claims.grokking import grokking_measures
@@ -31,7 +32,7 @@ P = 13
 
 def modular_config(p: int = P, fraction: float = 0.5, **train) -> RunConfig:
     model = ModelConfig(n_layers=1, d_model=32, n_heads=4, n_ctx=3, d_vocab=p + 1, attn_only=False, d_mlp=64, act_fn="relu")
-    data = DataConfig(name="modular-addition", seq_len=3, modulus=p, train_fraction=fraction)
+    data = ModularData(seq_len=3, modulus=p, train_fraction=fraction)
     n_train = round(fraction * p * p)
     base = dict(steps=40, batch_size=n_train, lr=3e-3, warmup_steps=4, min_lr_ratio=1.0, weight_decay=1.0, beta2=0.98,
                 eval_every=10, n_checkpoints=5)
@@ -42,7 +43,7 @@ def modular_config(p: int = P, fraction: float = 0.5, **train) -> RunConfig:
 def test_split_sizes_disjoint_complete_and_seeded():
     data = modular_config().data
     train, test = split_pairs(data)
-    assert len(train) == modular_train_size(data) == round(0.5 * P * P) and len(train) + len(test) == P * P
+    assert len(train) == data.train_size == round(0.5 * P * P) and len(train) + len(test) == P * P
     assert set(train.tolist()).isdisjoint(test.tolist()) and set(train.tolist()) | set(test.tolist()) == set(range(P * P))
     again, _ = split_pairs(data)
     other, _ = split_pairs(dataclasses.replace(data, split_seed=1))

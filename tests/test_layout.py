@@ -18,10 +18,21 @@ def module_files() -> dict[str, Path]:
     return files | {name: ROOT / f"{name}.py" for name in TOP}
 
 
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """ids of the import nodes inside `if TYPE_CHECKING:` blocks (annotations only: never executed)."""
+    blocks = [n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    return {id(m) for b in blocks for s in b.body for m in ast.walk(s)}
+
+
 def imports(file: Path, known: set[str]) -> set[str]:
-    """Every project module `file` imports, at any depth (function-level imports included)."""
+    """Every project module `file` imports at run time, at any depth (function-level imports included; imports for
+    annotations only, under `if TYPE_CHECKING:`, are not run and do not count)."""
     found = set()
-    for node in ast.walk(ast.parse(file.read_text())):
+    tree = ast.parse(file.read_text())
+    skip = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         names = []
         if isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]

@@ -19,7 +19,7 @@ def _write(path, content) -> object:
 def test_every_preset_round_trips_through_its_json_file(tmp_path, name):
     file = _write(tmp_path / "run.json", preset_json(name))
     assert build_run_config(None, file, []) == preset(name)
-    assert json.loads(preset_json(name))["preset"] == name and "\n  " in preset_json(name)  # indented
+    assert json.loads(preset_json(name))["name"] == name and "\n  " in preset_json(name)  # indented
 
 
 def test_a_saved_run_config_round_trips_too(tmp_path):
@@ -37,7 +37,7 @@ def test_precedence_preset_then_file_then_sets(tmp_path):
     assert config.model.n_layers == 3  # file over preset
     assert config.train.steps == 900 and config.train.lr == 1e-3  # later --set over earlier and over the file
     assert config.model.d_vocab == preset("attn-only-1l").model.d_vocab  # untouched fields keep the preset's
-    assert config.preset == "attn-only-1l"
+    assert config.name == "attn-only-1l"
 
 
 def test_set_values_are_json_or_bare_strings_and_converted_to_field_types():
@@ -47,7 +47,7 @@ def test_set_values_are_json_or_bare_strings_and_converted_to_field_types():
     assert config.model.act_fn == "relu" and config.model.normalization == "LN" and config.model.d_mlp is None
     assert config.train.lr == 1.0 and isinstance(config.train.lr, float)
     assert config.data.heldout_lengths == (17, 19) and config.train.checkpoint_steps == (0, 10)
-    assert config.preset == "my-run"
+    assert config.name == "my-run"
     assert RunConfig.from_json(config.to_json()) == config
 
 
@@ -81,7 +81,7 @@ def test_short_runs_scale_warmup_unless_warmup_is_set():
         (["model.n_layers="], r"malformed override"),
         (["=3"], r"malformed override"),
         (["model.attn.q=3"], r"malformed key 'model.attn.q'"),
-        (["preset=a/b"], r"preset=\"a/b\" must be a run name"),
+        (["preset=a/b"], r"name=\"a/b\" must be a run name"),
     ],
 )
 def test_each_bad_set_is_one_clear_error_naming_field_value_and_fix(sets, message):

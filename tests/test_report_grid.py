@@ -41,7 +41,7 @@ def _write_run(job, repeat: list[float], eval_loss: float, analysis: tuple[float
 def _presets(folder) -> tuple[str, str]:
     paths = []
     for name, layers in (("tiny-a", 1), ("tiny-b", 2)):
-        (folder / f"{name}.json").write_text(tiny_config(model={"n_layers": layers}, preset=name).to_json())
+        (folder / f"{name}.json").write_text(tiny_config(model={"n_layers": layers}, name=name).to_json())
         paths.append(str(folder / f"{name}.json"))
     return tuple(paths)
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from circuits.config import training_lengths
+from circuits.data.configs import training_lengths
 from probes.engine.inputs import induction_lengths, induction_probe
 from probes.measures.detectors import content_scores, controlled_induction_score, induction_target
 

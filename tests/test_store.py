@@ -91,7 +91,7 @@ def test_not_a_run_directory(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(WorkbenchError, match="is malformed"):
         RunStore(tmp_path).config()
-    assert json.loads(tiny_config().to_json())["preset"] == "tiny"
+    assert json.loads(tiny_config().to_json())["name"] == "tiny"
 
 
 @pytest.fixture(params=[0o022, 0o077])
@@ -150,9 +150,9 @@ def test_list_runs_lists_every_run_and_flags_the_damaged_ones(tiny_run, tmp_path
     listing = {r.path.name: r for r in list_runs(root)}
     assert sorted(listing) == ["a-good", "b-bad-config", "c-incomplete", "d-metrics"]
     a, b, c, d = (listing[n] for n in sorted(listing))
-    assert a.problem is None and a.store.path == good.path and a.preset == "tiny"
+    assert a.problem is None and a.store.path == good.path and a.name == "tiny"
     assert (a.n_checkpoints, a.last_step, a.last_metrics["step"]) == (6, 60, 60)
-    assert b.store is None and b.preset is None and "config.json is malformed" in b.problem and "restore it" in b.problem
+    assert b.store is None and b.name is None and "config.json is malformed" in b.problem and "restore it" in b.problem
     assert c.store is not None and c.steps == tuple(tiny_run.steps()[:-1]) and c.last_step == tiny_run.steps()[-2]
     assert "step_000060 is incomplete (missing model.safetensors); delete that folder" in c.problem
     assert d.last_metrics is None and "metrics.jsonl is unreadable (IsADirectoryError)" in d.problem

@@ -4,7 +4,7 @@ Every generator draws from a caller-owned `torch.Generator`, so a run's data str
 resumed exactly from a saved generator state. Token 0 is BOS and starts every sequence; content tokens are
 1 … d_vocab-1 (`circuits.data.tokens`).
 
-Generators (the `name` a `DataConfig` refers to; their constraints are checked by `DataConfig.validate`):
+Generators (`GENERATORS`, keyed by their config's `name`; each config validates its own fields, circuits.data.configs):
   repeated-tokens – random filler, then a random segment repeated with period L to the end; L and the filler
                     length vary per sequence (fixed periods let a layer-0 head fake induction from positions alone,
                     `training_lengths`). Lengths in `heldout_lengths` are never trained on.
@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from circuits.config import DataConfig, ModelConfig, training_lengths
-from circuits.data.modular import ModularAddition
+from circuits.config import ModelConfig
+from circuits.data.configs import DataConfig, FvMixData, MarkovData, ModularData, RepeatsData, TextData, training_lengths
+from circuits.data.modular import ModularAddition, answer_loss
 from circuits.data.tasks import INPUTS, N_WORDS, default_suite
 from circuits.data.tokens import random_tokens, with_bos
 
@@ -50,9 +52,8 @@ class RepeatedTokens:
     offset leaves no positional shortcut: only an induction circuit predicts the repeats.
     """
 
-    name = "repeated-tokens"
 
-    def __init__(self, data: DataConfig, model: ModelConfig):
+    def __init__(self, data: RepeatsData, model: ModelConfig):
         self.seq_len, self.d_vocab = data.seq_len, model.d_vocab
         self.lengths = torch.tensor(training_lengths(data))
 
@@ -73,9 +74,8 @@ class InContextMarkov:
     The optimal predictor must estimate transition counts from the context (Edelman et al. 2024).
     """
 
-    name = "markov"
 
-    def __init__(self, data: DataConfig, model: ModelConfig):
+    def __init__(self, data: MarkovData, model: ModelConfig):
         self.seq_len, self.n_states, self.alpha = data.seq_len, model.d_vocab - 1, data.markov_alpha
 
     def __call__(self, batch: int, gen: torch.Generator) -> Int[Tensor, "batch pos"]:
@@ -116,11 +116,10 @@ def _dirichlet(batch: int, n: int, alpha: float, gen: torch.Generator) -> torch.
 class ByteText:
     """Random windows of a local file, byte-level: byte b is token b+1 (0 stays BOS)."""
 
-    name = "text"
 
-    def __init__(self, data: DataConfig, model: ModelConfig):
+    def __init__(self, data: TextData, model: ModelConfig):
         self.seq_len = data.seq_len
-        raw = Path(data.text_path).read_bytes()  # validated in validate_data
+        raw = Path(data.text_path).read_bytes()  # validated by TextData.validate
         self.bytes = torch.frombuffer(bytearray(raw), dtype=torch.uint8).long() + 1
 
     def __call__(self, batch: int, gen: torch.Generator) -> Int[Tensor, "batch pos"]:
@@ -136,9 +135,8 @@ class FunctionVectorMix:
     with varied periods (`RepeatedTokens`), shuffled together. Tasks and prompts: `circuits.data.tasks` (Todd et al. 2024,
     arXiv:2310.15213)."""
 
-    name = "fv-mix"
 
-    def __init__(self, data: DataConfig, model: ModelConfig):
+    def __init__(self, data: FvMixData, model: ModelConfig):
         self.suite, self.seq_len, self.fraction = default_suite(), data.seq_len, data.fv_fraction
         self.repeats = RepeatedTokens(data, model)
 
@@ -155,11 +153,47 @@ class FunctionVectorMix:
         return mixed[torch.randperm(batch, generator=gen)]
 
 
-DATASETS: dict[str, type] = {cls.name: cls for cls in (RepeatedTokens, InContextMarkov, ByteText, FunctionVectorMix,
-                                                             ModularAddition)}
+def next_token_loss(logits: Tensor, tokens: Int[Tensor, "batch pos"], data: DataConfig) -> Tensor:
+    """Mean next-token cross-entropy over every position (`circuits.model.transformer.token_losses`)."""
+    from circuits.model.transformer import token_losses
+
+    return token_losses(logits, tokens).mean()
+
+
+def modular_loss(logits: Tensor, tokens: Int[Tensor, "batch 3"], data: ModularData) -> Tensor:
+    """The answer's cross-entropy at `=` only (`circuits.data.modular.answer_loss`)."""
+    return answer_loss(logits, tokens, data.modulus)
+
+
+@dataclass(frozen=True)
+class Generator:
+    """One data source and what follows from it: its config class, its sampler, its training loss, and the
+    capabilities the evaluation and the probes ask for (never its name)."""
+
+    config: type[DataConfig]
+    sampler: type  # (data config, model config) → callable(batch, generator) → tokens
+    loss: Callable[[Tensor, Tensor, DataConfig], Tensor] = next_token_loss
+    sequences: bool = True  # sequences to continue: held-out repeats eval, induction probes, the ICL score
+    icl_tasks: bool = False  # abstractive ICL task prompts (circuits.data.tasks): few/zero-shot eval, the FV probes
+    answer_pairs: bool = False  # a fixed train/test split of answer pairs (circuits.data.modular): grokking probes
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+GENERATORS: dict[str, Generator] = {g.name: g for g in (
+    Generator(RepeatsData, RepeatedTokens), Generator(MarkovData, InContextMarkov), Generator(TextData, ByteText),
+    Generator(FvMixData, FunctionVectorMix, icl_tasks=True),
+    Generator(ModularData, ModularAddition, loss=modular_loss, sequences=False, answer_pairs=True))}
+
+
+def generator_of(data: DataConfig) -> Generator:
+    """The generator a data config belongs to."""
+    return GENERATORS[data.name]
 
 
 def make_sampler(data: DataConfig, model: ModelConfig) -> Sampler:
-    """The generator `data.name`, built for this data and model config (validated first)."""
+    """The data config's sampler, built for this model config (validated first)."""
     data.validate(model)
-    return DATASETS[data.name](data, model)
+    return generator_of(data).sampler(data, model)

@@ -18,9 +18,8 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from circuits.config import DataConfig, ModelConfig, modular_train_size
-
-MODULAR = "modular-addition"
+from circuits.config import ModelConfig
+from circuits.data.configs import ModularData
 
 
 def all_pairs(p: int) -> Int[Tensor, "pair 3"]:
@@ -34,11 +33,11 @@ def answers(tokens: Int[Tensor, "batch 3"], p: int) -> Int[Tensor, " batch"]:
     return (tokens[:, 0] + tokens[:, 1]) % p
 
 
-def split_pairs(data: DataConfig) -> tuple[Int[Tensor, " n_train"], Int[Tensor, " n_test"]]:
+def split_pairs(data: ModularData) -> tuple[Int[Tensor, " n_train"], Int[Tensor, " n_test"]]:
     """Row indices into `all_pairs(p)` of the train and the test pairs: a random permutation drawn from
-    `split_seed` (independent of the training seed), its first `modular_train_size` entries for training; both sorted."""
+    `split_seed` (independent of the training seed), its first `ModularData.train_size` entries for training; both sorted."""
     perm = torch.randperm(data.modulus**2, generator=torch.Generator().manual_seed(data.split_seed))
-    n_train = modular_train_size(data)
+    n_train = data.train_size
     return perm[:n_train].sort().values, perm[n_train:].sort().values
 
 
@@ -66,9 +65,8 @@ class ModularAddition:
     (full batch, Nanda); otherwise `batch` train pairs drawn from the caller's generator (distinct when `batch` is
     smaller; with replacement when larger, e.g. a probe's fixed batch — training refuses batch sizes above it)."""
 
-    name = MODULAR
 
-    def __init__(self, data: DataConfig, model: ModelConfig):
+    def __init__(self, data: ModularData, model: ModelConfig):
         train, _ = split_pairs(data)
         self.train = all_pairs(data.modulus)[train]
 
@@ -92,7 +90,7 @@ def answer_metrics(model: torch.nn.Module, sets: tuple[tuple[str, Tensor], ...],
     return out | {"eval/loss": out["eval/test_loss"]}
 
 
-def eval_sets(data: DataConfig) -> tuple[tuple[str, Tensor], ...]:
+def eval_sets(data: ModularData) -> tuple[tuple[str, Tensor], ...]:
     """("train", every train pair), ("test", every test pair) — evaluated whole at every evaluation step."""
     pairs, (train, test) = all_pairs(data.modulus), split_pairs(data)
     return (("train", pairs[train]), ("test", pairs[test]))

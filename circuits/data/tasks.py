@@ -20,7 +20,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from circuits.config import FV_WORDS
+from circuits.data.configs import FV_WORDS
 from circuits.data.tokens import with_bos
 from circuits.errors import WorkbenchError
 

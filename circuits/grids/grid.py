@@ -109,7 +109,7 @@ def base_config(preset: str, sets: tuple[str, ...] = ()) -> RunConfig:
 
 def grid_runs(spec: GridSpec) -> list[GridRun]:
     """Every (preset, seed) run of the grid, preset-major, each config validated. Runs are named after their
-    config's `preset` field (the preset name, a config file's "preset", or `--set preset=NAME`)."""
+    config's `name` (the preset name, a config file's "name", or `--set name=NAME`)."""
     _check_spec(spec)
     runs = []
     for preset in spec.presets:
@@ -117,13 +117,13 @@ def grid_runs(spec: GridSpec) -> list[GridRun]:
         for seed in spec.seeds:
             config = seed_config(base, seed)
             config.validate()
-            runs.append(GridRun(seed_run_name(base.preset, seed), config, base.preset, seed))
+            runs.append(GridRun(seed_run_name(base.name, seed), config, base.name, seed))
     names = [r.name for r in runs]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
         raise WorkbenchError(f"grid runs {clashes} would share a directory: two presets build configs named "
                              f"{clashes[0].rsplit('-seed', 1)[0]!r}; give each config file its own \"preset\" name "
-                             f"(and use --set preset=NAME only with a single preset).")
+                             f"(and use --set name=NAME only with a single preset).")
     return runs
 
 

@@ -241,7 +241,7 @@ class RunListing:
     path: Path
     store: RunStore | None
     problem: str | None
-    preset: str | None
+    name: str | None  # the run's name (RunConfig.name)
     steps: tuple[int, ...]  # complete checkpoints, ascending
     last_metrics: dict[str, Any] | None
 
@@ -254,13 +254,13 @@ class RunListing:
         return self.steps[-1] if self.steps else None
 
     def summary(self) -> str:
-        """One tab-separated line: path, preset, checkpoints, last losses (or the problem)."""
+        """One tab-separated line: path, run name, checkpoints, last losses (or the problem)."""
         last = self.last_metrics or {}
         losses = ", ".join(f"{k} {last[k]:.3f}" for k in ("eval/loss", "eval/repeat_loss")
                            if isinstance(last.get(k), (int, float)))
         counts = f"{self.n_checkpoints} checkpoints, last step {self.last_step if self.steps else '-'}"
         tail = f"PROBLEM: {self.problem}" if self.problem else (losses or "no metrics")
-        return f"{self.path}\t{self.preset or '?'}\t{counts}\t{tail}"
+        return f"{self.path}\t{self.name or '?'}\t{counts}\t{tail}"
 
 
 def list_runs(root: str | Path) -> list[RunListing]:
@@ -275,7 +275,7 @@ def list_runs(root: str | Path) -> list[RunListing]:
 def _listing(path: Path) -> RunListing:
     store = RunStore(path)
     try:
-        name = store.config().preset
+        name = store.config().name
     except WorkbenchError as exc:
         return RunListing(path, None, str(exc), None, (), None)
     steps, incomplete = store.scan_steps()

@@ -21,8 +21,8 @@ from jaxtyping import Int
 from torch import Tensor
 
 from circuits.config import RunConfig
-from circuits.data.generators import make_sampler, repeated_sequences
-from circuits.data.modular import MODULAR, answer_metrics, eval_sets
+from circuits.data.generators import generator_of, make_sampler, repeated_sequences
+from circuits.data.modular import answer_metrics, eval_sets
 from circuits.model.transformer import token_losses
 
 EVAL_SEED_OFFSET = 1_000_003  # eval batches never share a stream with training batches
@@ -41,7 +41,8 @@ class EvalSet:
 
     @classmethod
     def for_run(cls, config: RunConfig) -> EvalSet:
-        if config.data.name == MODULAR:  # the whole train and test sets; no sequences to continue
+        generator = generator_of(config.data)
+        if generator.answer_pairs:  # the whole train and test sets; no sequences to continue
             return cls(torch.zeros(0, 3, dtype=torch.long), (), answer_sets=eval_sets(config.data), modulus=config.data.modulus)
         gen = torch.Generator().manual_seed(config.train.seed + EVAL_SEED_OFFSET)
         held_out = make_sampler(config.data, config.model)(config.train.eval_batch_size, gen)
@@ -49,7 +50,7 @@ class EvalSet:
         repeats = tuple(
             (n, repeated_sequences(config.train.eval_batch_size, n, 2, config.model.d_vocab, gen)) for n in lengths
         )
-        return cls(held_out, repeats, _task_prompts(config, gen) if config.data.name == "fv-mix" else ())
+        return cls(held_out, repeats, _task_prompts(config, gen) if generator.icl_tasks else ())
 
     def to(self, device: torch.device) -> EvalSet:
         """The same batches on `device` (built on the CPU from a CPU generator, so identical on every device)."""
@@ -60,7 +61,7 @@ class EvalSet:
 
 def heldout_repeat_lengths(config: RunConfig) -> tuple[int, ...]:
     """Segment lengths for the repeat eval: the data's held-out lengths that fit twice in the context."""
-    fits = tuple(n for n in config.data.heldout_lengths if 2 * n + 1 <= config.model.n_ctx)
+    fits = tuple(n for n in config.data.probe_periods if 2 * n + 1 <= config.model.n_ctx)
     return fits or ((config.model.n_ctx - 1) // 2,)
 
 

@@ -18,12 +18,11 @@ from typing import Any
 import torch
 
 from circuits.config import RunConfig
-from circuits.data.generators import make_sampler
-from circuits.data.modular import MODULAR, answer_loss
+from circuits.data.generators import generator_of, make_sampler
 from circuits.device import resolve_device
 from circuits.errors import WorkbenchError
 from circuits.model.clamp import ClampSet
-from circuits.model.transformer import FastTransformer, token_losses
+from circuits.model.transformer import FastTransformer
 from circuits.progress import progress_bar
 from circuits.store.lock import run_lock
 from circuits.store.runs import RunStore
@@ -110,7 +109,7 @@ def _loop(config: RunConfig, store: RunStore, state: TrainingState, progress: bo
     sample = make_sampler(config.data, config.model)
     evalset = EvalSet.for_run(config).to(state.device)
     evals, checkpoints = set(eval_steps(tc)), set(checkpoint_steps(tc))
-    bar = progress_bar(total=tc.steps, initial=state.step, desc=f"train {config.preset}", disable=not progress, unit="step")
+    bar = progress_bar(total=tc.steps, initial=state.step, desc=f"train {config.name}", disable=not progress, unit="step")
     recorded = state.step if store.steps() else -1  # a resumed run already holds its start step's row and checkpoint
     while True:
         if state.step != recorded and (state.step in evals or state.step in checkpoints):
@@ -130,8 +129,7 @@ def _step(config: RunConfig, state: TrainingState, sample) -> None:
     tc = config.train
     tokens = sample(tc.batch_size, state.data_rng).to(state.device)
     state.model.train()
-    loss = (answer_loss(state.model(tokens), tokens, config.data.modulus) if config.data.name == MODULAR
-            else token_losses(state.model(tokens), tokens).mean())
+    loss = generator_of(config.data).loss(state.model(tokens), tokens, config.data)
     if not math.isfinite(loss.item()):
         raise WorkbenchError(
             f"training loss became {loss.item()} at step {state.step}; lower lr (now {tc.lr}) or raise warmup_steps "

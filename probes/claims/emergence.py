@@ -42,6 +42,7 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from circuits.config import RunConfig, replace
+from circuits.data.generators import generator_of
 from circuits.presets import preset
 from circuits.progress import progress_bar
 from circuits.store.runs import RunStore
@@ -184,11 +185,11 @@ def capability_curves(store: RunStore, steps: list[int] | None = None, progress:
     tokens, n = repeat_targets(config)
     ambiguous = ambiguous_positions(tokens, n)
     rows, source = [], RunSource(store)
-    for step in progress_bar(steps or store.require_steps(), desc=f"capability {config.preset}", disable=not progress):
+    for step in progress_bar(steps or store.require_steps(), desc=f"capability {config.name}", disable=not progress):
         engine = source.load(step).engine
         metrics = continuation_metrics(*continuation_logits(engine, tokens, n), ambiguous=ambiguous)
         row = {"step": step, "tokens": store.state(step)["tokens"]} | metrics
-        if config.data.name == "fv-mix":
+        if generator_of(config.data).icl_tasks:
             row |= _task_metrics(engine, config.model.n_ctx)
         rows.append(row)
     return rows
@@ -476,7 +477,7 @@ def size_config(d_model: int) -> RunConfig:
     base = preset("attn-only-2l")
     if d_model == base.model.d_model:
         return base
-    return replace(base, preset=f"attn-only-2l-d{d_model}", model=replace(base.model, d_model=d_model))
+    return replace(base, name=f"attn-only-2l-d{d_model}", model=replace(base.model, d_model=d_model))
 
 
 # ---- the claim family (fixtures in tests/nulls_emergence.py) --------------------

@@ -28,7 +28,7 @@ def induction_lengths(config: RunConfig) -> tuple[int, ...]:
     """Repeat periods for the induction probe: the data's held-out periods (never trained on, and sharing no multiple
     with a trained period inside the context; see `circuits.config.training_lengths`) that fit twice."""
     limit = (config.model.n_ctx - 1) // 2
-    return tuple(sorted(n for n in set(config.data.heldout_lengths) if n <= limit)) or (limit,)
+    return tuple(sorted(n for n in set(config.data.probe_periods) if n <= limit)) or (limit,)
 
 
 def prefix_period(config: RunConfig) -> int:
@@ -136,7 +136,7 @@ class ProbeInputs:
     def for_run(cls, config: RunConfig) -> ProbeInputs:
         n_ctx, vocab = config.model.n_ctx, config.model.d_vocab
         text, text_ref = training_tokens(config, 128).split(64)
-        length = max((n for n in config.data.heldout_lengths if 2 * n + 1 <= n_ctx), default=(n_ctx - 1) // 2)
+        length = max((n for n in config.data.probe_periods if 2 * n + 1 <= n_ctx), default=(n_ctx - 1) // 2)
         reps = repeated_sequences(128, length, 2, vocab, torch.Generator().manual_seed(PROBE_SEED + 4))
         abl = AblationInputs(text, text_ref, reps[:64], reps[64:], length)
         return cls(ModelFacts.from_config(config.model), config, induction_probe(config), prefix_matching_probe(config), text, abl)

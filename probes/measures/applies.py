@@ -2,11 +2,22 @@
 reason, which the sweep records in notes.json and the report states)."""
 from __future__ import annotations
 
+from circuits.data.generators import Generator, generator_of
 from probes.engine.inputs import ProbeInputs
 
 
+def _generator(inputs: ProbeInputs) -> Generator | None:
+    """The data generator of one of our runs (None for a model that is not ours)."""
+    return generator_of(inputs.config.data) if inputs.config is not None else None
+
+
 def _is_modular(inputs: ProbeInputs) -> bool:
-    return inputs.config is not None and inputs.config.data.name == "modular-addition"
+    return (g := _generator(inputs)) is not None and g.answer_pairs
+
+
+def trained_on(inputs: ProbeInputs) -> str:
+    """What the model was trained on, for messages."""
+    return "a model that is not ours" if inputs.config is None else f"{inputs.config.name!r}, trained on {inputs.config.data.name!r}"
 
 
 def induction_applies(inputs: ProbeInputs) -> str | None:
@@ -28,7 +39,7 @@ def weights_applies(inputs: ProbeInputs) -> str | None:
 
 
 def fv_applies(inputs: ProbeInputs) -> str | None:
-    if inputs.config is None or inputs.config.data.name != "fv-mix":
+    if (g := _generator(inputs)) is None or not g.icl_tasks:
         return "function-vector probes need a run trained on fv-mix data (preset 'fv')"
     return None
 

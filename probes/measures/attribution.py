@@ -252,7 +252,7 @@ def attribution_probe(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSetting
     from circuits.data.tasks import default_suite
 
     settings = settings or FVSettings()
-    if inputs.config is None or inputs.config.data.name != "fv-mix":
+    if fv_applies(inputs) is not None:
         raise WorkbenchError("the attribution probe needs a run trained on fv-mix data (preset 'fv'); it patches "
                              "Todd's task prompts.")
     engine, suite = ckpt.engine, default_suite()

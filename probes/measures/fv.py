@@ -49,7 +49,7 @@ from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine, last_position_patch
 from probes.measures import detectors
 from probes.measures.ablation import ablated_losses, head_set_mask
-from probes.measures.applies import fv_applies
+from probes.measures.applies import fv_applies, trained_on
 from probes.measures.function_vectors import (
     FVSettings,
     TaskBatch,
@@ -194,9 +194,8 @@ def _random_ablation_rows(engine, batch: TaskBatch, sets: dict[str, list[Head]])
 def _checkpoint_facts(ckpt: Checkpoint, inputs: ProbeInputs, settings: FVSettings):
     """The model, the held-out task batches, AIE (with its standard error) on the selection tasks, and the
     controlled induction scores."""
-    if inputs.config is None or inputs.config.data.name != "fv-mix":
-        used = "a model that is not ours" if inputs.config is None else f"{inputs.config.preset!r}, trained on {inputs.config.data.name!r}"
-        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'), not {used}.")
+    if fv_applies(inputs) is not None:
+        raise WorkbenchError(f"the fv probe needs a run trained on fv-mix data (preset 'fv'), not {trained_on(inputs)}.")
     engine, suite, n_ctx = ckpt.engine, default_suite(), inputs.facts.n_ctx
     selection, heldout = split_tasks(suite)
     chosen = TaskBatch.build(suite, settings, n_ctx, selection)

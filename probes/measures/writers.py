@@ -83,7 +83,7 @@ from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import Engine, last_position_patch
 from probes.measures.ablation import head_set_mask, single_head_conditions
-from probes.measures.applies import fv_applies
+from probes.measures.applies import fv_applies, trained_on
 from probes.measures.function_vectors import FVSettings, TaskBatch, function_vector, mean_head_activations, split_tasks, todd_cie
 from probes.measures.fv import accuracy_rows, choose_layer, fv_set, injected_accuracy
 from probes.registry import ProbeSpec, register_probe
@@ -404,9 +404,8 @@ def bootstrap_ci(values: Float[Tensor, " n"], resamples: int = ABLATION_BOOTSTRA
 
 
 def check_fv_run(inputs: ProbeInputs) -> None:
-    if inputs.config is None or inputs.config.data.name != "fv-mix":
-        used = "a model that is not ours" if inputs.config is None else f"{inputs.config.preset!r}, trained on {inputs.config.data.name!r}"
-        raise WorkbenchError(f"the writers probe needs a run trained on fv-mix data (preset 'fv'), not {used}.")
+    if fv_applies(inputs) is not None:
+        raise WorkbenchError(f"the writers probe needs a run trained on fv-mix data (preset 'fv'), not {trained_on(inputs)}.")
 
 
 def analyze_writers(ckpt: Checkpoint, inputs: ProbeInputs, settings: WritersSettings = DEFAULT_WRITERS) -> WritersAnalysis:

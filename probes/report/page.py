@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from circuits.data.generators import generator_of
 from circuits.errors import WorkbenchError
 from circuits.store.files import ANALYSIS_DIR, REPORT_DATA_FILE, REPORT_FILE
 from circuits.store.runs import RunStore, atomic_write_text
@@ -152,7 +153,7 @@ def _inputs_note(source: CheckpointSource) -> str:
 
 
 def _page(source: CheckpointSource, lines: list[str], notes: dict[str, str], body: str, n_steps: int) -> str:
-    name = source.config.preset if source.config is not None else f"{source.facts.architecture} checkpoints {source.path.name}"
+    name = source.config.name if source.config is not None else f"{source.facts.architecture} checkpoints {source.path.name}"
     summary = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     skipped = "".join(f"<li><b>{html.escape(p)}</b> skipped: {html.escape(why)}</li>" for p, why in notes.items())
     about = source.config.to_json() if source.config is not None else json.dumps(asdict(source.facts), indent=2)
@@ -200,7 +201,7 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
     """Write RUN/report.html and RUN/analysis/report_data.json from the saved sweep table (no model is run)."""
     source = as_source(run)
     table, metrics, notes = load_table(source), source.metrics(), load_notes(source)
-    if source.config is not None and source.config.data.name == "modular-addition":
+    if source.config is not None and generator_of(source.config.data).answer_pairs:
         return _write_grokking_report(source, table, metrics, notes)  # no induction rows: the grokking section alone
     _check_table(table, source)
     findings = compute_findings(table, native=source.config is not None,
