@@ -119,17 +119,21 @@ def reproduce(name: str, root: str | Path, seeds: int | None = None, *, device: 
 
     entry = gallery_entry(name)
     root, start, n = Path(root), time.perf_counter(), seeds if seeds is not None else entry.seeds
-    runs = [_seed_report(entry.preset, s, root, device, progress) for s in range(n)]
-    controls = [_seed_report(entry.control, s, root, device, progress) for s in range(n)] if entry.control else []
+    runs = [_seed_report(entry.preset, s, root, entry.probes, device, progress) for s in range(n)]
+    controls = [_seed_report(entry.control, s, root, entry.probes, device, progress) for s in range(n)] if entry.control else []
     record = entry_record(entry, runs, controls, time.perf_counter() - start)
     page = write_entry_page(record, root / GALLERY_DIR / name)
     write_index(root / GALLERY_DIR)
     return page, record
 
 
-def _seed_report(preset_name: str, seed: int, root: Path, device: str, progress: bool) -> RunStore:
+def _seed_report(preset_name: str, seed: int, root: Path, probes: tuple[str, ...], device: str, progress: bool) -> RunStore:
+    """Seed `seed` of a preset trained (unless done), analyzed (default probes, then `probes`) and reported."""
     out = root / seed_run_name(preset_name, seed)
     full_run(seed_config(preset(preset_name), seed), out, device=device, progress=progress)
+    if probes:
+        analyze(out, probes, device=device, progress=progress)
+        report(out)
     return RunStore(out)
 
 

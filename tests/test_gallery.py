@@ -70,3 +70,16 @@ def test_an_entry_page_states_the_paper_beside_ours_and_the_index_lists_every_en
 def test_an_unknown_entry_names_the_list():
     with pytest.raises(WorkbenchError, match="icl-workbench reproduce --list"):
         gallery_entry("olson")
+
+
+def test_every_entry_carries_its_verdict_on_declared_claims_of_known_presets():
+    """An entry can only name claims that have met their nulls (tests/test_conformance.py) and presets that exist."""
+    from circuits.presets import PRESETS
+    from probes.claims.claim import key_matches, load_families
+
+    declared = [spec.key for family in load_families().values() for spec in family.claims]
+    for entry in ENTRIES.values():
+        for key in (*entry.claims, *entry.control_claims):
+            assert any(key_matches(pattern, key) for pattern in declared), (entry.name, key)
+        assert entry.preset in PRESETS and (entry.control is None or entry.control in PRESETS)
+        assert set(entry.control_claims) <= set(entry.claims) and entry.seeds >= 3

@@ -30,6 +30,7 @@ class Entry:
     control: str | None = None  # a preset in which the paper says the effect is absent …
     control_claims: tuple[str, ...] = ()  # … so these claims must not hold there
     seeds: int = 3
+    probes: tuple[str, ...] = ()  # opt-in probes run after the default sweep (e.g. "llc", "writers")
     long: bool = False  # more than 5 minutes on 2 cores at its default seeds: run with --runlong / on demand
     notes: str = ""
 
@@ -58,7 +59,47 @@ NANDA = Entry(
     "grokking", ("grokking/memorisation", "grokking/generalisation", "grokking/key_frequencies",
                  "grokking/restricted_leads"), seeds=3)
 
-ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, NANDA)}
+TODD = Entry(
+    "todd-function-vectors",
+    PaperClaim("Todd, Li, Sen Sharma, Mueller, Wallace & Bau 2024, arXiv 2310.15213",
+               "A few attention heads carry a compact representation of the demonstrated task (a function vector, the sum "
+               "of their mean outputs); added to the residual stream of zero-shot prompts it triggers the task.",
+               "unverified (second-hand: GPT-J, layer 9, top 10 heads: zero-shot accuracy 5.5% → 57.5% with the FV)",
+               "ours: a 2-layer model trained on 32 abstractive tasks mixed with repeated tokens (preset 'fv'), FVs "
+               "evaluated on held-out tasks against same-size head sets, other tasks' FVs and the mean hidden state"),
+    "fv", ("fv/heads", "fv/injection"), long=True)
+
+YIN = Entry(
+    "yin-steinhardt-fv-vs-induction",
+    PaperClaim("Yin & Steinhardt 2025, arXiv 2502.14010",
+               "Ablating FV heads (excluding induction heads) hurts few-shot ICL more than ablating induction heads "
+               "(excluding FV heads), and many FV heads were induction heads earlier in training.",
+               "unverified (read second-hand: 12 models from 70M to 7B parameters)",
+               "ours: the 2-layer 'fv' preset; ablation at the last position with mutual exclusion"),
+    "fv", ("fv/yin_steinhardt_few_shot", "fv/were_induction"), long=True)
+
+HOOGLAND = Entry(
+    "hoogland-llc-stages",
+    PaperClaim("Hoogland, Wang, Farrugia-Roberts, Carroll, Wei & Murfet 2024, arXiv 2402.02364",
+               "The local learning coefficient rises over training in stages whose boundaries are critical points of its "
+               "curve; the induction heads form within one of those stages.",
+               "unverified (second-hand: a 2-layer attention-only LM of ≈ 3M parameters, stage ends at ≈ 900, 6.5k, 8.5k, "
+               "17k and 50k steps)",
+               "ours: attn-only-2l on repeated tokens, 3,000 steps; λ̂ at every checkpoint with the settings stated in "
+               "probes.measures.llc"),
+    "attn-only-2l", ("llc/rises", "llc/phase_change", "llc/stage_of_phase_change"), probes=("llc",), long=True)
+
+WANG = Entry(
+    "wang-writers-cancellers",
+    PaperClaim("Wang 2026, arXiv 2606.07560",
+               "Heads that raise the correct answer (writers) and heads that suppress it (cancellers) both form; the "
+               "top heads by Todd's AIE miss the cancellers.",
+               "unverified",
+               "ours: the 2-layer 'fv' preset, classification by refined direct-logit attribution on rule-flipped "
+               "prompt pairs (probes.measures.writers)"),
+    "fv", ("writers/writers", "writers/cancellers"), probes=("writers",), long=True)
+
+ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, NANDA, TODD, YIN, HOOGLAND, WANG)}
 
 
 def gallery_entry(name: str) -> Entry:
