@@ -4,7 +4,8 @@ import pytest
 import torch
 from handbuilt import induction_model, positional_model
 
-from circuits.data.configs import training_lengths
+from circuits.data.configs import RepeatsData, training_lengths
+from circuits.data.generators import generator_of
 from circuits.presets import PRESETS, preset
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs, induction_lengths, prefix_period
@@ -13,7 +14,7 @@ from probes.measures.attention import attention_probe
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
 # The detectors are checked on every preset whose model is not clamped (a clamp, e.g. blocked K-composition, changes
 # the hand-built circuit's function on purpose; tests/test_clamp.py checks what clamped runs' probes see).
-UNCLAMPED = [n for n in sorted(PRESETS) if not preset(n).clamps]
+UNCLAMPED = [n for n in sorted(PRESETS) if not preset(n).clamps and generator_of(preset(n).data).sequences]
 
 
 def scores(rows: list[dict], metric: str) -> dict[tuple[int, int], float]:
@@ -24,7 +25,7 @@ def shortcut_offsets(config) -> list[list[int]]:
     """Single offsets that hit each probe period's targets (P − 1, 2P − 1), a trained period's, and mixtures."""
     periods = list(induction_lengths(config)) + [prefix_period(config)]
     singles = sorted({p - 1 for p in periods} | {2 * p - 1 for p in periods if 2 * p - 1 < config.model.n_ctx}
-                     | {training_lengths(config.data)[0] - 1})
+                     | ({training_lengths(config.data)[0] - 1} if isinstance(config.data, RepeatsData) else set()))
     mixtures = [[p - 1 for p in periods], [1, periods[0] - 1], singles[:3]]
     return [[d] for d in singles] + mixtures
 
