@@ -80,14 +80,22 @@ class Rotary(nn.Module):
         return x * self.cos[where] + rotated * self.sin[where]
 
 
-Past = tuple[Tensor, Tensor]  # the rotated keys and values of earlier positions, [(batch heads), pos, d_head] each
+Past = tuple[Tensor, Tensor]  # the rotated keys and values of earlier positions, [batch, heads, pos, d_head] each
+QKV = tuple[Tensor, Tensor, Tensor]  # q, k, v as [batch, heads, pos, d_head] (views of one fused matmul)
+
+
+def past_before_last(kv: list[Past]) -> list[Past]:
+    """Every layer's keys/values (`Seams.kv` of a full pass) without the last position: the past of a pass over the
+    last position alone."""
+    return [(k[:, :, :-1], v[:, :, :-1]) for k, v in kv]
 
 
 class Attention(nn.Module):
-    """Causal self-attention on the native q/k/v/o tensors: one fused QKV matmul, scores by `baddbmm` onto an
-    additive causal mask (measured faster than SDPA's CPU kernel at d_head 16, T 64, forward + backward). With
-    `past`, the queries are a suffix of a longer sequence and also attend to the earlier positions' keys/values; a
-    past shared by c stacked copies of the batch is broadcast, not copied."""
+    """Causal self-attention on the native q/k/v/o tensors: one fused QKV matmul; PyTorch's fused
+    `scaled_dot_product_attention` when nobody reads or edits the pattern (measured 2× faster than an explicit
+    masked softmax at d_head 16, T 64, forward + backward: bench/train_speed.py), else the explicit pattern at the
+    `hook_pattern` seam. With `past`, the queries are a suffix of a longer sequence and also attend to the earlier
+    positions' keys/values; a past shared by c stacked copies of the batch is broadcast, not copied."""
 
     def __init__(self, cfg: ModelConfig, rotary: Rotary | None, layer: int):
         super().__init__()
@@ -98,27 +106,28 @@ class Attention(nn.Module):
     def forward(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, past: Past | None = None
                 ) -> Float[Tensor, "batch pos n_heads d_head"]:
         """The heads' z (the bridge's hook_z)."""
-        offset = 0 if past is None else past[0].shape[1]
+        offset = 0 if past is None else past[0].shape[2]
         q, k, v = self.qkv(x, seams, offset)
         if seams is not None and seams.keep_kv:
             seams.kv[self.layer] = (k, v)
-        if past is None:
-            z = torch.bmm(self.pattern(q, k, seams), v)  # [(b h), q, d_head]
-        else:
+        if past is not None:
             z = self._attend_with_past(q, k, v, past, seams)
-        return at_seam(seams, f"blocks.{self.layer}.attn.hook_z", rearrange(z, "(b h) p d -> b p h d", h=self.n_heads))
+        elif seams is not None and seams.wants(f"blocks.{self.layer}.attn.hook_pattern"):
+            z = torch.matmul(self.pattern(q, k, seams), v)
+        else:
+            z = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        return at_seam(seams, f"blocks.{self.layer}.attn.hook_z", rearrange(z, "b h p d -> b p h d"))
 
     def out(self, z: Float[Tensor, "batch pos n_heads d_head"]) -> Float[Tensor, "batch pos d_model"]:
         """The attention output from per-head values z."""
         return self.o(rearrange(z, "b p h d -> b p (h d)"))
 
-    def qkv(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, offset: int = 0
-            ) -> tuple[Tensor, Tensor, Tensor]:
-        """q, k, v as [(batch heads), pos, d_head] (one fused matmul), seams applied, rotary on q and k at positions
+    def qkv(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, offset: int = 0) -> QKV:
+        """q, k, v as [batch, heads, pos, d_head] (one fused matmul), seams applied, rotary on q and k at positions
         offset …"""
         weight = torch.cat([self.q.weight, self.k.weight, self.v.weight])
         bias = torch.cat([self.q.bias, self.k.bias, self.v.bias])
-        q, k, v = rearrange(F.linear(x, weight, bias), "b p (three h d) -> three (b h) p d", three=3, h=self.n_heads)
+        q, k, v = rearrange(F.linear(x, weight, bias), "b p (three h d) -> three b h p d", three=3, h=self.n_heads)
         if seams is not None:
             q, k, v = (self._seam(seams, name, t) for name, t in (("q", q), ("k", k), ("v", v)))
         if self.rotary is not None:
@@ -129,32 +138,26 @@ class Attention(nn.Module):
         hook = f"blocks.{self.layer}.attn.hook_{name}"
         if not seams.wants(hook):
             return t
-        edited = seams(hook, rearrange(t, "(b h) p d -> b p h d", h=self.n_heads))
-        return rearrange(edited, "b p h d -> (b h) p d")
+        return rearrange(seams(hook, rearrange(t, "b h p d -> b p h d")), "b p h d -> b h p d")
 
-    def pattern(self, q: Tensor, k: Tensor, seams: Seams | None = None) -> Float[Tensor, "batch_heads q_pos k_pos"]:
-        """The causal attention pattern of q over k ([(batch heads), pos, d_head] each; the bridge's hook_pattern)."""
-        pos = q.shape[1]
-        mask = self.mask[:pos, :pos].expand(q.shape[0], pos, pos)
-        pattern = torch.baddbmm(mask, q, k.transpose(1, 2), alpha=self.scale).softmax(-1)  # [(b h), q, k]
-        hook = f"blocks.{self.layer}.attn.hook_pattern"
-        if seams is None or not seams.wants(hook):
-            return pattern
-        edited = seams(hook, rearrange(pattern, "(b h) q k -> b h q k", h=self.n_heads))
-        return rearrange(edited, "b h q k -> (b h) q k")
+    def pattern(self, q: Tensor, k: Tensor, seams: Seams | None = None) -> Float[Tensor, "batch n_heads q_pos k_pos"]:
+        """The causal attention pattern of q over k ([batch, heads, pos, d_head] each; the bridge's hook_pattern)."""
+        pos = q.shape[2]
+        pattern = (torch.matmul(q, k.transpose(-1, -2)) * self.scale + self.mask[:pos, :pos]).softmax(-1)
+        return at_seam(seams, f"blocks.{self.layer}.attn.hook_pattern", pattern)
 
     def _attend_with_past(self, q: Tensor, k: Tensor, v: Tensor, past: Past, seams: Seams | None) -> Tensor:
-        """z [(c b h), pos, d] of suffix queries over the shared past (c copies broadcast) and the suffix itself."""
-        keys, values = past  # [(b h), P, d]
-        c, pos = q.shape[0] // keys.shape[0], q.shape[1]
-        q4, k4, v4 = (rearrange(t, "(c bh) p d -> c bh p d", c=c) for t in (q, k, v))
-        prefix = torch.matmul(q4, keys.transpose(1, 2))  # [c, (b h), pos, P]
-        own = torch.matmul(q4, k4.transpose(-1, -2)) + self.mask[:pos, :pos]
+        """z [(c b), h, pos, d] of suffix queries over the shared past (c copies broadcast) and the suffix itself."""
+        keys, values = past  # [b, h, P, d]
+        c, pos = q.shape[0] // keys.shape[0], q.shape[2]
+        q5, k5, v5 = (rearrange(t, "(c b) h p d -> c b h p d", c=c) for t in (q, k, v))
+        prefix = torch.matmul(q5, keys.transpose(-1, -2))  # [c, b, h, pos, P]
+        own = torch.matmul(q5, k5.transpose(-1, -2)) + self.mask[:pos, :pos]
         probs = (torch.cat([prefix, own], -1) * self.scale).softmax(-1)
         if seams is not None and seams.wants(f"blocks.{self.layer}.attn.hook_pattern"):
             raise NotImplementedError("a pattern seam over a suffix pass is not supported; run the whole sequence")
-        z = torch.matmul(probs[..., : keys.shape[1]], values) + torch.matmul(probs[..., keys.shape[1]:], v4)
-        return rearrange(z, "c bh p d -> (c bh) p d")
+        z = torch.matmul(probs[..., : keys.shape[2]], values) + torch.matmul(probs[..., keys.shape[2]:], v5)
+        return rearrange(z, "c b h p d -> (c b) h p d")
 
 
 class MLP(nn.Module):

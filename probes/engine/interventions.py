@@ -33,6 +33,7 @@ from torch import Tensor
 
 from circuits.errors import WorkbenchError
 from circuits.model.seams import Seams
+from circuits.model.transformer import past_before_last
 
 MAX_ROWS = 512  # sequences per forward pass: larger batches run slower per row on CPU (cache misses)
 HOOK_ROWS = 64  # the bridge's forward runs slower per row in larger batches (measured: 512 rows 0.75× a per-head loop)
@@ -255,7 +256,7 @@ class FastEngine:
         tile = lambda t: repeat(t[:, -1:], "b p ... -> (c b) p ...", c=n_cond)  # noqa: E731
         if start == self.n_layers:
             return self.fast.logits(tile(final))
-        past = [(k[:, :-1], v[:, :-1]) for k, v in kv]
+        past = past_before_last(kv)
         seams = Seams(self._head_edits(conditions, values, batch, start, last=True))
         return self.fast.run_blocks(tile(resid[start]), seams, start, z=tile(zs[start]), past=past)
 

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 
 from circuits.errors import WorkbenchError
 from circuits.model.seams import Seams
+from circuits.model.transformer import past_before_last
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs
 from probes.engine.interventions import HOOK_ROWS, MAX_ROWS, Engine, FastEngine, HookEngine, check_fits, hook_z
@@ -123,7 +124,7 @@ def _fast_gradients(engine: FastEngine, tokens: Int[Tensor, "batch pos"], answer
     edits = {hook_z(l): _add_last(d, last) for l, d in enumerate(deltas)}
     with torch.enable_grad(), frozen(fast):
         if last:
-            past = [(k[:, :-1], v[:, :-1]) for k, v in kv]
+            past = past_before_last(kv)
             logits = fast.run_blocks(resid[0][:, -1:], Seams(edits), 0, z=zs[0][:, -1:], past=past)
         else:
             logits = fast(on_device, Seams(edits))
