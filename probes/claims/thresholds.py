@@ -47,6 +47,11 @@ GRID_SIZE_NOISE_MULTIPLE = 2.0  # grid/size: every neighbouring difference of th
 #                                 noise (√(std₁² + std₂²) of the two sizes' values over seeds, ≥ 2 seeds per size) …
 GRID_SIZE_NOISE_FLOOR = 0.05  # … and that noise is never below this (nats, or a [0, 1] score): identical seeds do not
 #                               make a 0.001-nat difference a trend (audit: pure noise was "monotone" 1/3 of the time)
+# ---- clamps (probes.claims.clamps; Singh et al. 2024, arXiv 2404.07129) -----------------------------------------------
+CLAMP_MIN_SHIFT_SHARE = 0.05  # clamp/earlier_phase_change: the clamped run's phase-change step comes ≥ this share of
+#   training before its baseline's, same seed (3 evaluations of the default run's 50-step grid, so one evaluation of
+#   jitter cannot pass). Chosen on seed 0 (attn-only-2l 650 vs +prev-token 350: 10% of 3,000 steps); validated on
+#   seeds 1 and 2 by the gallery entry singh-clamps.
 
 # ---- function vectors (probes.claims.fv; Todd et al. 2024; Yin & Steinhardt 2025) ----------------------------
 FV_MIN_AIE = 0.02  # an "FV head": final AIE (Δ P(yq)) ≥ this …
