@@ -113,15 +113,16 @@ def demo_seeds(preset_name: str, root: str | Path, seeds: int, *, device: str = 
 
 def reproduce(name: str, root: str | Path, seeds: int | None = None, *, device: str = "cpu",
               progress: bool = True) -> tuple[Path, dict]:
-    """One gallery entry (`probes.gallery.entries`): seeds 0 … n−1 of its preset and of its control trained (reusing
-    finished runs under ROOT), analyzed and reported; then ROOT/gallery/NAME/report.html and the gallery's index."""
+    """One gallery entry (`probes.gallery.entries`): seeds 0 … n−1 of its preset, of its control and of its baseline
+    (for pair claims) trained (reusing finished runs under ROOT), analyzed and reported; then ROOT/gallery/NAME/report.html and the gallery's index."""
     import time
 
     entry = gallery_entry(name)
     root, start, n = Path(root), time.perf_counter(), seeds if seeds is not None else entry.seeds
     runs = [_seed_report(entry.preset, s, root, entry.probes, device, progress) for s in range(n)]
     controls = [_seed_report(entry.control, s, root, entry.probes, device, progress) for s in range(n)] if entry.control else []
-    record = entry_record(entry, runs, controls, time.perf_counter() - start)
+    baselines = [_seed_report(entry.baseline, s, root, entry.probes, device, progress) for s in range(n)] if entry.baseline else None
+    record = entry_record(entry, runs, controls, time.perf_counter() - start, baselines)
     page = write_entry_page(record, root / GALLERY_DIR / name)
     write_index(root / GALLERY_DIR)
     return page, record

@@ -82,4 +82,42 @@ def test_every_entry_carries_its_verdict_on_declared_claims_of_known_presets():
         for key in (*entry.claims, *entry.control_claims):
             assert any(key_matches(pattern, key) for pattern in declared), (entry.name, key)
         assert entry.preset in PRESETS and (entry.control is None or entry.control in PRESETS)
+        assert entry.baseline is None or entry.baseline in PRESETS
         assert set(entry.control_claims) <= set(entry.claims) and entry.seeds >= 3
+
+
+def _pair_runs(tmp_path, name: str, curves: list[list[float]]) -> list[RunStore]:
+    """Run folders NAME-seedK with a config and a held-out repeat-loss curve each (as the trainer saves them)."""
+    from nulls_grid import _write
+
+    from circuits.config import replace
+    from circuits.grids.grid import seed_config
+    from circuits.presets import preset
+
+    for seed, curve in enumerate(curves):
+        _write(tmp_path / f"{name}-seed{seed}", seed_config(replace(preset(name), name=name), seed), curve)
+    return [RunStore(tmp_path / f"{name}-seed{seed}") for seed in range(len(curves))]
+
+
+@pytest.mark.parametrize("clamped_at, control_at, expected", [
+    (500, None, REPRODUCES),  # clamped earlier on every seed; the control (flat: censored) supports nothing
+    (900, None, DOES_NOT),  # the clamp moved nothing: computed on every seed, supported on none
+    (1500, None, DOES_NOT),  # later
+    (500, 500, DOES_NOT),  # the null clamp moves it as much: the effect is not specific to the previous-token step
+])
+def test_a_paired_entry_compares_each_seed_with_its_baseline(tmp_path, clamped_at, control_at, expected):
+    """Singh et al.'s entry: pair claims (probes.claims.clamps) from each clamped run and the baseline of its seed."""
+    from nulls_grid import CHANCE, STEPS, _sigmoid
+
+    from probes.gallery.entries import SINGH
+
+    flat = [CHANCE] * len(STEPS)
+    runs = _pair_runs(tmp_path, SINGH.preset, [_sigmoid(4.0, clamped_at)] * 3)
+    controls = _pair_runs(tmp_path, SINGH.control, [_sigmoid(4.0, control_at) if control_at else flat] * 3)
+    baselines = _pair_runs(tmp_path, SINGH.baseline, [_sigmoid(4.0, 900)] * 3)
+    record = entry_record(SINGH, runs, controls, 3.0, baselines)
+    assert record["verdict"] == expected, record["claims"]
+    assert record["baselines"] == [b.path.name for b in baselines]
+    assert "paired baselines" in write_entry_page(record, tmp_path / "gallery" / SINGH.name).read_text()
+    with pytest.raises(WorkbenchError, match="baseline runs are given exactly"):
+        entry_record(SINGH, runs, controls, 3.0)

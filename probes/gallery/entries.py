@@ -33,6 +33,7 @@ class Entry:
     probes: tuple[str, ...] = ()  # opt-in probes run after the default sweep (e.g. "llc", "writers")
     long: bool = False  # more than 5 minutes on 2 cores at its default seeds: run with --runlong / on demand
     notes: str = ""
+    baseline: str | None = None  # pair claims: each run (and control run) against this preset's run of its seed
 
 
 OLSSON = Entry(
@@ -99,7 +100,24 @@ WANG = Entry(
                "prompt pairs (probes.measures.writers)"),
     "fv", ("writers/writers", "writers/cancellers"), probes=("writers",), long=True)
 
-ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, NANDA, TODD, YIN, HOOGLAND, WANG)}
+SINGH = Entry(
+    "singh-clamps",
+    PaperClaim("Singh, Moskovitz, Hill, Chan & Saxe 2024, arXiv 2404.07129",
+               "Clamping a subcircuit of the induction circuit to its ideal values from the start of training moves the "
+               "phase change: with the previous-token step given (condition \"1\"), induction forms earlier than "
+               "without clamps.",
+               "unverified (second-hand: Fig. 5b, conditions \"1\", \"1,2\", \"1,2,3qk,4\", \"3v,5\" on Omniglot "
+               "few-shot classification; we compare the direction of the effect, not step counts)",
+               "ours: attn-only-2l on repeated random tokens, 3,000 steps; only their condition \"1\" maps onto a clamp "
+               "here (+prev-token, which gives the exact previous-token pattern to every layer-0 head, not one head); "
+               "\"1,2\", \"1,2,3qk,4\" and \"3v,5\" have no clamp here; theirs: a 2-layer model with 8 heads in "
+               "layer 2, 5-token Omniglot sequences, 10⁴–10⁵ steps. Our null: +no-k-comp (layer-1 keys cannot read "
+               "layer 0), whose phase change should not come earlier (a censored run is the expected result)"),
+    "attn-only-2l+prev-token", ("clamp/earlier_phase_change",), control="attn-only-2l+no-k-comp",
+    control_claims=("clamp/earlier_phase_change",), baseline="attn-only-2l",
+    notes="paired per seed: each clamped run against the unclamped attn-only-2l run of the same seed")
+
+ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, SINGH, NANDA, TODD, YIN, HOOGLAND, WANG)}
 
 
 def gallery_entry(name: str) -> Entry:

@@ -8,24 +8,47 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from circuits.store.files import GALLERY_ENTRY_FILE, GALLERY_INDEX_FILE, REPORT_FILE
+from circuits.errors import WorkbenchError
+from circuits.store.files import CONFIG_FILE, GALLERY_ENTRY_FILE, GALLERY_INDEX_FILE, REPORT_FILE
 from circuits.store.runs import RunStore, atomic_write_text
+from probes.claims.claim import Claim
+from probes.claims.clamps import clamp_claims
+from probes.claims.grid import RunSummary, summarize_run
 from probes.claims.seeds import saved_claims, spread
 from probes.gallery.entries import ENTRIES, Entry
 from probes.gallery.verdict import ClaimVerdict, claim_verdict, entry_verdict
 
 
-def _by_key(runs: list[RunStore], keys: tuple[str, ...]) -> dict[str, list[dict | None]]:
-    claims = [{c["key"]: c for c in saved_claims(r)} for r in runs]
+def _by_key(runs: list[RunStore], keys: tuple[str, ...], baselines: list[RunStore] | None) -> dict[str, list[dict | None]]:
+    if baselines is None:
+        claims = [{c["key"]: c for c in saved_claims(r)} for r in runs]
+    else:
+        claims = [{c.key: c.to_dict() for c in pair_claims(r, b)} for r, b in zip(runs, baselines, strict=True)]
     return {k: [c.get(k) for c in claims] for k in keys}
 
 
-def entry_record(entry: Entry, runs: list[RunStore], controls: list[RunStore], seconds: float) -> dict:
-    """The entry's verdicts and numbers from its runs' saved claims."""
-    ours, theirs = _by_key(runs, entry.claims), _by_key(controls, entry.control_claims) if controls else {}
+def pair_claims(run: RunStore, baseline: RunStore) -> list[Claim]:
+    """The clamp claims (`probes.claims.clamps`) of a clamped run against its baseline of the same seed, from their
+    saved evaluations (no model is run)."""
+    def summary(store: RunStore) -> RunSummary:
+        config = store.config() if (store.path / CONFIG_FILE).is_file() else None
+        return summarize_run(store.path, config.name if config else store.path.name, config.train.seed if config else -1)
+
+    return clamp_claims((summary(run), summary(baseline)))
+
+
+def entry_record(entry: Entry, runs: list[RunStore], controls: list[RunStore], seconds: float,
+                 baselines: list[RunStore] | None = None) -> dict:
+    """The entry's verdicts and numbers from its runs' saved claims, or, for an entry with a baseline preset, from the
+    pair claims of each run (and each control run) against the baseline run of its seed (`baselines[i]` for seed i)."""
+    if (entry.baseline is None) != (baselines is None):
+        raise WorkbenchError(f"entry {entry.name!r}: baseline runs are given exactly when the entry has a baseline preset.")
+    ours = _by_key(runs, entry.claims, baselines)
+    theirs = _by_key(controls, entry.control_claims, baselines and baselines[:len(controls)]) if controls else {}
     verdicts = [claim_verdict(k, ours[k], theirs.get(k) if controls else None) for k in entry.claims]
     return {"entry": entry.name, "paper": asdict(entry.paper), "verdict": entry_verdict(verdicts), "seconds": seconds,
             "runs": [r.path.name for r in runs], "controls": [r.path.name for r in controls], "long": entry.long,
+            "baselines": [r.path.name for r in baselines or []],
             "claims": [_claim_line(v, ours[v.key], theirs.get(v.key)) for v in verdicts]}
 
 
@@ -51,7 +74,8 @@ def write_entry_page(record: dict, out: Path) -> Path:
             f"<table border=1><tr><th>claim</th><th>seeds supporting</th><th>ours: median [range]</th>"
             f"<th>control seeds supporting</th><th>verdict</th></tr>{rows}</table>"
             f"<p>Runs: {', '.join(map(html.escape, record['runs']))}; controls: "
-            f"{', '.join(map(html.escape, record['controls'])) or 'none'}; wall time {record['seconds']:.0f} s.</p>")
+            f"{', '.join(map(html.escape, record['controls'])) or 'none'}; "
+            f"paired baselines: {', '.join(map(html.escape, record.get('baselines', []))) or 'none'}; wall time {record['seconds']:.0f} s.</p>")
     page = out / REPORT_FILE
     atomic_write_text(page, _html(record["entry"], body))
     return page
