@@ -407,3 +407,15 @@ def test_the_devinterp_adapter_silences_the_chain_bars_and_restores_them():
     with quiet_chains():
         assert sampler.trange is not original and sampler.trange.keywords == {"disable": True}
     assert sampler.trange is original
+
+
+def test_native_sampler_follows_devinterps_chains_draw_for_draw():
+    """Same batches, update and noise stream (probes.measures.sgld): the traces agree to float rounding."""
+    pytest.importorskip("devinterp")
+    ckpt = tiny_checkpoint()
+    model, data = FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, TINY.n)
+    native = estimate_llc(model, data, TINY)
+    reference = estimate_llc(model, data, replace(TINY, sampler="devinterp"))
+    assert native.init_loss == pytest.approx(reference.init_loss, rel=1e-6)
+    assert torch.allclose(native.trace, reference.trace, atol=1e-4), (native.trace - reference.trace).abs().max()
+    assert native.mean == pytest.approx(reference.mean, abs=1e-2)
