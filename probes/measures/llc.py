@@ -20,6 +20,12 @@ Settings (`LLCSettings`), the same at every checkpoint as Hoogland do, against t
   4 chains, not 20, and batch 25, not 100: cost on 2 CPU cores (≈ 30 s per checkpoint, bench/llc_speed.py);
   50 burn-in steps, not 0: at ε = 1e-3 the loss trace takes ≈ 40 steps to reach its plateau; they are dropped from
       the mean (devinterp's `compute_llc` would include them).
+Samplers (`LLCSettings.sampler`): "native" (default; probes.measures.sgld) steps all chains of a checkpoint together
+with torch.func over FastTransformer and reproduces devinterp's default sampler batch for batch and noise draw for
+draw (traces agree to float rounding, tests/test_llc.py); it needs no devinterp. "devinterp" runs devinterp 2.0.1
+itself, the reference. Native deviations: a non-finite chain is not stopped (NaN from that step on, reported as
+diverged); `devinterp_mean` is devinterp's formula (burn-in kept) applied to the native trace. Speed: on one thread
+the native sampler is not yet faster (attn-only-2l untrained, default settings: 21.5 s vs 21.1 s), see sgld.py.
 Diagnostics per checkpoint (thresholds in `probes.claims.thresholds`): split-R̂ of the post-burn-in loss traces (Gelman et al.
 2013, BDA3 §11.4), the chains' spread (std of per-chain λ̂ / |λ̂|), drift (λ̂ of the second half of the draws minus
 the first half, relative to |λ̂|, with its standard error over chains: a trace still rising) and divergence (a chain

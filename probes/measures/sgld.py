@@ -21,6 +21,8 @@ Deviations: a chain whose loss turns non-finite is not stopped (devinterp stops 
 on and a "Chain c failed" message is returned, as devinterp warns. A parameter whose gradient devinterp would see as
 None (unused by the loss) gets gradient zero here and moves by noise and localization (devinterp leaves it). The loop
 keeps the trace on the device and reads it once at the end (no host sync per step).
+Speed (unfinished): vmap has no batching rule for CPU flash attention (`scaled_dot_product_attention`), so it falls
+back to a per-chain loop; measured on one thread at the default settings it is as fast as devinterp, not 5× faster.
 """
 from __future__ import annotations
 
