@@ -61,16 +61,19 @@ def test_default_settings_are_valid_and_use_hooglands_nbeta():
 @pytest.mark.parametrize(("fields", "named"), [
     ({"chains": 1}, "chains"), ({"n": 30, "batch_size": 25}, "multiple of batch_size"), ({"lr": 0.0}, "lr"),
     ({"localization": -1.0}, "localization"), ({"draws": 10, "trace_points": 20}, "trace_points"),
-    ({"nbeta": -2.0}, "nbeta")])
+    ({"nbeta": -2.0}, "nbeta"), ({"sampler": "numpyro"}, "sampler")])
 def test_bad_settings_are_one_clear_error_naming_the_field(fields, named):
     with pytest.raises(WorkbenchError, match=named):
         LLCSettings(**fields).validate()
 
 
-def test_missing_devinterp_names_the_extra_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "devinterp.slt.llc", None)  # `from devinterp.slt.llc import …` raises
+def test_missing_devinterp_names_the_extra_to_install_and_the_native_sampler_needs_none(monkeypatch):
+    for name in ("devinterp", "devinterp.slt", "devinterp.slt.llc", "devinterp.slt.sampling", "devinterp.slt.sampler"):
+        monkeypatch.setitem(sys.modules, name, None)  # `from devinterp… import …` raises
     with pytest.raises(WorkbenchError, match=r'pip install -e "\.\[llc\]"'):
-        llc_probe(tiny_checkpoint(), ProbeInputs.for_run(tiny_config()), TINY)
+        llc_probe(tiny_checkpoint(), ProbeInputs.for_run(tiny_config()), replace(TINY, sampler="devinterp"))
+    value = {r["metric"]: r["value"] for r in llc_probe(tiny_checkpoint(), ProbeInputs.for_run(tiny_config()), TINY)}
+    assert value["sampler/native"] == 1.0 and math.isfinite(value["mean"])
 
 
 def test_a_probe_set_of_the_wrong_size_is_refused():
@@ -404,3 +407,15 @@ def test_the_devinterp_adapter_silences_the_chain_bars_and_restores_them():
     with quiet_chains():
         assert sampler.trange is not original and sampler.trange.keywords == {"disable": True}
     assert sampler.trange is original
+
+
+def test_native_sampler_follows_devinterps_chains_draw_for_draw():
+    """Same batches, update and noise stream (probes.measures.sgld): the traces agree to float rounding."""
+    pytest.importorskip("devinterp")
+    ckpt = tiny_checkpoint()
+    model, data = FastTransformer(ckpt.config.model, ckpt.state), probe_set(ckpt.config, TINY.n)
+    native = estimate_llc(model, data, TINY)
+    reference = estimate_llc(model, data, replace(TINY, sampler="devinterp"))
+    assert native.init_loss == pytest.approx(reference.init_loss, rel=1e-6)
+    assert torch.allclose(native.trace, reference.trace, atol=1e-4), (native.trace - reference.trace).abs().max()
+    assert native.mean == pytest.approx(reference.mean, abs=1e-2)

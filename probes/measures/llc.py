@@ -20,6 +20,12 @@ Settings (`LLCSettings`), the same at every checkpoint as Hoogland do, against t
   4 chains, not 20, and batch 25, not 100: cost on 2 CPU cores (≈ 30 s per checkpoint, bench/llc_speed.py);
   50 burn-in steps, not 0: at ε = 1e-3 the loss trace takes ≈ 40 steps to reach its plateau; they are dropped from
       the mean (devinterp's `compute_llc` would include them).
+Samplers (`LLCSettings.sampler`): "native" (default; probes.measures.sgld) steps all chains of a checkpoint together
+with torch.func over FastTransformer and reproduces devinterp's default sampler batch for batch and noise draw for
+draw (traces agree to float rounding, tests/test_llc.py); it needs no devinterp. "devinterp" runs devinterp 2.0.1
+itself, the reference. Native deviations: a non-finite chain is not stopped (NaN from that step on, reported as
+diverged); `devinterp_mean` is devinterp's formula (burn-in kept) applied to the native trace. Speed: on one thread
+the native sampler is not yet faster (attn-only-2l untrained, default settings: 21.5 s vs 21.1 s), see sgld.py.
 Diagnostics per checkpoint (thresholds in `probes.claims.thresholds`): split-R̂ of the post-burn-in loss traces (Gelman et al.
 2013, BDA3 §11.4), the chains' spread (std of per-chain λ̂ / |λ̂|), drift (λ̂ of the second half of the draws minus
 the first half, relative to |λ̂|, with its standard error over chains: a trace still rising) and divergence (a chain
@@ -59,7 +65,7 @@ from circuits.model.transformer import FastTransformer, token_losses
 from probes.claims.thresholds import LLC_DRIFT_MAX, LLC_DRIFT_Z, LLC_FLOOR, LLC_RHAT_MAX, LLC_SPREAD_MAX
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import PROBE_SEED, ProbeInputs
-from probes.measures.devinterp_adapter import quiet_chains
+from probes.measures import sgld
 from probes.registry import ProbeSpec, register_probe
 from probes.table import Row, model_row
 
@@ -72,6 +78,7 @@ LossFn = Callable[[nn.Module, Tensor], Tensor]
 # 19 s on two threads at load ≈ 2 but 178 s at load ≈ 3.5 (the threads wait on each other). One thread is the safe
 # default on a shared machine; set 2 (or None) on idle cores.
 SAMPLING_THREADS: int | None = 1
+SAMPLERS = ("native", "devinterp")
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class LLCSettings:
     n: int = 100  # probe-set size (sequences); a multiple of batch_size
     seed: int = 0  # devinterp's init_seed (chain c uses seed + c); the probe set has its own seed, LLC_SEED
     trace_points: int = 20  # the loss trace is saved as this many block means per chain
+    sampler: str = "native"  # "native" (probes.measures.sgld, all chains at once) | "devinterp" (the reference)
 
     @property
     def resolved_nbeta(self) -> float:
@@ -105,6 +113,8 @@ class LLCSettings:
                        f"(the init loss L_n(w*) is one pass over the probe set)")
         if self.nbeta is not None and not self.nbeta > 0:
             out.append(f"nbeta = {self.nbeta} must be > 0 (or None for n / ln n)")
+        if self.sampler not in SAMPLERS:
+            out.append(f"sampler = {self.sampler!r} must be one of {SAMPLERS}")
         if self.draws < 2 * self.trace_points:
             out.append(f"draws = {self.draws} must be ≥ 2 × trace_points = {2 * self.trace_points}")
         return out
@@ -182,17 +192,17 @@ def lm_loss(model: nn.Module, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor,
 
 
 @contextlib.contextmanager
-def _isolated() -> Iterator[list[warnings.WarningMessage]]:
+def _isolated(quiet: bool = True) -> Iterator[list[warnings.WarningMessage]]:
     """Sampling without side effects: global RNG states restored (devinterp seeds torch, numpy and random), its
     per-chain tqdm bars off (the sweep has its own), the garbage collector's existing objects frozen (devinterp calls
     gc.collect() twice per chain, ≈ 0.5 s each in a process that imported transformers), SAMPLING_THREADS torch
-    threads (restored after), warnings recorded."""
+    threads (restored after), warnings recorded. `quiet`: devinterp's bars off (imports devinterp)."""
     py_state, np_state, threads = random.getstate(), np.random.get_state(), torch.get_num_threads()
     torch.set_num_threads(SAMPLING_THREADS or threads)
     gc.freeze()
     try:
         with (torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught,
-              quiet_chains()):
+              _quiet() if quiet else contextlib.nullcontext()):
             warnings.simplefilter("always")
             yield caught
     finally:
@@ -202,8 +212,31 @@ def _isolated() -> Iterator[list[warnings.WarningMessage]]:
         np.random.set_state(np_state)
 
 
+def _quiet() -> contextlib.AbstractContextManager[None]:
+    from probes.measures.devinterp_adapter import quiet_chains
+
+    return quiet_chains()
+
+
+def _sample_native(model: nn.Module, rows: Tensor, s: LLCSettings, loss_fn: LossFn, device: str
+                   ) -> tuple[Tensor, float, float, list[str]]:
+    """The native chains (probes.measures.sgld): (loss trace [chain, step] incl. burn-in, init loss, devinterp's
+    formula λ̂ with burn-in kept, failures)."""
+    cfg = sgld.SGLDConfig(s.lr, s.resolved_nbeta, s.localization, s.chains, s.burnin + s.draws, s.batch_size, s.seed)
+    with _isolated(quiet=False):
+        chains = sgld.sample(model, rows, cfg, loss_fn, device)
+    whole = s.resolved_nbeta * (chains.trace.nanmean(1) - chains.init_loss)
+    return chains.trace, chains.init_loss, float(whole.mean()), chains.failures
+
+
 def _sample(model: nn.Module, rows: Tensor, s: LLCSettings, loss_fn: LossFn, device: str
             ) -> tuple[Tensor, float, float, list[str]]:
+    """The chains of `s.sampler`: native, or devinterp's reference (`_sample_devinterp`)."""
+    return (_sample_native if s.sampler == "native" else _sample_devinterp)(model, rows, s, loss_fn, device)
+
+
+def _sample_devinterp(model: nn.Module, rows: Tensor, s: LLCSettings, loss_fn: LossFn, device: str
+                      ) -> tuple[Tensor, float, float, list[str]]:
     """devinterp's chains: (loss trace [chain, step] incl. burn-in, init loss, devinterp's llc_mean, failures)."""
     sample, compute_llc, Dataset = _devinterp()
     dataset = Dataset.from_dict({"input_ids": rows.tolist()}).with_format("torch")
@@ -300,7 +333,8 @@ def result_rows(result: LLCResult) -> list[Row]:
         ("mean", result.mean), ("std", result.std), ("init_loss", result.init_loss), ("nbeta", result.nbeta),
         ("rhat", d.rhat), ("spread", d.spread), ("drift", d.drift), ("drift_se", d.drift_se), ("disagree", d.disagree),
         ("unsettled", d.unsettled), ("diverged", d.diverged), ("devinterp_mean", result.devinterp_mean))]
-    rows += [model_row("llc", k, float(v)) for k, v in asdict(s).items() if k != "nbeta"]
+    rows += [model_row("llc", k, float(v)) for k, v in asdict(s).items() if k not in ("nbeta", "sampler")]
+    rows.append(model_row("llc", f"sampler/{s.sampler}", 1.0))
     rows += [model_row("llc", f"chain/{i}", v) for i, v in enumerate(result.per_chain.tolist())]
     blocks, centres = thin(result.trace, s.trace_points)
     rows += [model_row("llc", f"trace_step/{k}", c) for k, c in enumerate(centres)]
@@ -340,14 +374,15 @@ def llc_applies(inputs: ProbeInputs) -> str | None:
     return NOT_APPLICABLE if inputs.config is None else None
 
 
-register_probe(ProbeSpec("llc", 2, llc_probe, {  # probes.measures.llc (Lau et al. 2023; Hoogland et al. 2024, arXiv 2402.02364): devinterp's SGLD estimate
-    "{mean|std|devinterp_mean}": "λ̂ over chains (burn-in dropped): mean, std; devinterp's llc_mean (burn-in kept)",
+register_probe(ProbeSpec("llc", 3, llc_probe, {  # probes.measures.llc (Lau et al. 2023; Hoogland et al. 2024, arXiv 2402.02364): devinterp's SGLD estimate
+    "{mean|std|devinterp_mean}": "λ̂ over chains (burn-in dropped): mean, std; devinterp's llc_mean formula (burn-in kept)",
     "chain/{i}": "λ̂ of one chain",
     "{init_loss|nbeta}": "L_n(w*) on the probe set; the nβ used",
     "{rhat|spread|drift|drift_se}": ("split-R̂ of the loss traces; std of per-chain λ̂ / |λ̂|; "
                                      "λ̂ of the second − first half of the draws / |λ̂|, its standard error"),
     "{disagree|unsettled|diverged}": "1 when chains disagree (R̂ or spread), a trace still rises, or a chain diverged",
     "{lr|localization|chains|draws|burnin|batch_size|n|seed|trace_points}": "the LLCSettings used",
+    "sampler/{native|devinterp}": "1: the sampler used (native probes.measures.sgld, or devinterp 2.0.1's reference)",
     "trace/{chain}/{k}": "mean sampled loss of one chain over block k of its SGLD steps (burn-in included)",
     "trace_step/{k}": "centre SGLD step of block k",
 }, applies=llc_applies,
