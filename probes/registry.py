@@ -70,7 +70,7 @@ class ProbeSpec:
 
 PROBES: dict[str, ProbeSpec] = {}
 BUILTIN_MODULES = tuple(f"probes.measures.{m}" for m in (  # loaded by name on first use, in this order
-    "attention", "weights", "icl", "ablation", "induction_controls", "fv", "attribution", "writers", "grokking", "llc"))
+    "attention", "weights", "icl", "ablation", "induction_controls", "fv", "attribution", "writers", "grokking", "llc", "markov"))
 
 
 def all_probes() -> dict[str, ProbeSpec]:

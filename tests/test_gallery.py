@@ -121,3 +121,19 @@ def test_a_paired_entry_compares_each_seed_with_its_baseline(tmp_path, clamped_a
     assert "paired baselines" in write_entry_page(record, tmp_path / "gallery" / SINGH.name).read_text()
     with pytest.raises(WorkbenchError, match="baseline runs are given exactly"):
         entry_record(SINGH, runs, controls, 3.0)
+
+
+def test_the_edelman_entry_runs_the_markov_preset_against_its_one_layer_control(tmp_path):
+    """Edelman et al. 2024: the stages and the bigram transition on icl-mc-2l; the one-layer control must not show
+    them on as many seeds (synthetic saved claims here; `icl-workbench reproduce edelman-markov` trains the runs)."""
+    from circuits.presets import preset
+    from probes.gallery.entries import EDELMAN
+
+    assert EDELMAN.preset == "icl-mc-2l" and EDELMAN.control == "icl-mc-1l" and not EDELMAN.long
+    assert preset(EDELMAN.control).model.n_layers == 1 and preset(EDELMAN.preset).model.n_heads == 1
+    assert "relative position" in EDELMAN.paper.setup and "unverified" in EDELMAN.paper.number
+    runs = [fake_run(tmp_path / f"r{i}", [claim(True, 0.1, k) for k in EDELMAN.claims]) for i in range(3)]
+    controls = [fake_run(tmp_path / f"c{i}", [claim(i == 0, 0.0, k) for k in EDELMAN.claims]) for i in range(3)]
+    assert entry_record(EDELMAN, runs, controls, 1.0)["verdict"] == REPRODUCES
+    shown = [fake_run(tmp_path / f"s{i}", [claim(True, 0.1, k) for k in EDELMAN.claims]) for i in range(3)]
+    assert entry_record(EDELMAN, runs, shown, 1.0)["verdict"] == DOES_NOT  # the control shows it too

@@ -36,7 +36,8 @@ def test_an_old_config_json_loads_and_equals_its_preset(name):
 
 def test_a_new_config_json_holds_only_its_generators_fields_and_the_run_name():
     raw = json.loads(replace(preset("attn-only-2l"), data=MarkovData(seq_len=64)).to_json())
-    assert raw["data"] == {"name": "markov", "seq_len": 64, "markov_alpha": 0.25} and raw["name"] == "attn-only-2l"
+    assert raw["data"] == {"name": "markov", "seq_len": 64, "markov_alpha": 0.25, "markov_start": "uniform",
+                           "markov_fixed_seed": None} and raw["name"] == "attn-only-2l"
     assert "preset" not in raw and set(json.loads(preset("fv").to_json())["data"]) == {
         "name", "seq_len", "repeat_min", "repeat_max", "heldout_lengths", "fv_fraction"}
     with pytest.raises(WorkbenchError, match='both "name" and "preset"'):

@@ -62,5 +62,5 @@ def test_the_registry_order_does_not_depend_on_which_module_was_imported_first()
             "print(','.join(all_probes())); print(','.join(with_needs(tuple(reversed(list(all_probes()))))))")
     first, needs = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     expected = ["attention", "weights", "icl", "ablation", "induction_controls", "fv", "fv_controls", "attribution",
-                "writers", "grokking", "llc"]
+                "writers", "grokking", "llc", "markov"]
     assert first.split(",") == expected and needs.split(",") == expected

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 FV_WORDS = 32  # fv-mix: input words (and as many output words) of the task vocabulary, see circuits.data.tasks
 FV_MIN_VOCAB = 1 + 2 * FV_WORDS + 8  # BOS, inputs, outputs, and some filler for the mixed-in repeats
+MARKOV_STARTS = ("uniform", "stationary")  # markov: how the first state of a sequence is drawn
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,26 @@ class FvMixData(RepeatsData):
 
 @dataclass(frozen=True)
 class MarkovData(DataConfig):
-    """markov: in-context Markov chains, each sequence's bigram rows ~ Dirichlet(markov_alpha)."""
+    """markov: in-context Markov chains over the d_vocab − 1 content tokens, each sequence's bigram rows
+    ~ Dirichlet(markov_alpha) (Edelman et al. 2024, arXiv 2402.11004).
+
+    `markov_start`: the first state is "uniform" (the default) or drawn from the sequence's "stationary"
+    distribution (Edelman et al.'s code). `markov_fixed_seed`: when set, every sequence uses the one matrix drawn
+    from this seed (a control in which in-context statistics carry nothing the weights cannot learn)."""
 
     name: ClassVar[str] = "markov"
     markov_alpha: float = 0.25
+    markov_start: str = "uniform"
+    markov_fixed_seed: int | None = None
 
     def validate(self, model: ModelConfig) -> None:
         super().validate(model)
         if not self.markov_alpha > 0:
             raise WorkbenchError(f"markov_alpha must be positive, got {self.markov_alpha}.")
+        if self.markov_start not in MARKOV_STARTS:
+            raise WorkbenchError(f"markov_start must be one of {MARKOV_STARTS}, got {self.markov_start!r}.")
+        if model.d_vocab < 3:
+            raise WorkbenchError(f"markov data needs d_vocab ≥ 3 (BOS and ≥ 2 states), got {model.d_vocab}.")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from circuits.config import ModelConfig
@@ -71,23 +71,43 @@ class RepeatedTokens:
 class InContextMarkov:
     """In-context Markov chains: each sequence gets its own bigram matrix, rows ~ Dirichlet(markov_alpha).
 
-    The optimal predictor must estimate transition counts from the context (Edelman et al. 2024).
+    The optimal predictor must estimate transition counts from the context (Edelman et al. 2024, arXiv 2402.11004).
+    With `markov_fixed_seed` every sequence uses one matrix (drawn once from that seed): the weights can learn it,
+    so the context carries nothing beyond it. The first state is uniform or, with markov_start="stationary", drawn
+    from the matrix's stationary distribution (as Edelman et al.'s code does).
     """
 
 
     def __init__(self, data: MarkovData, model: ModelConfig):
         self.seq_len, self.n_states, self.alpha = data.seq_len, model.d_vocab - 1, data.markov_alpha
+        self.stationary = data.markov_start == "stationary"
+        self.fixed = None if data.markov_fixed_seed is None else _dirichlet(
+            1, self.n_states, self.alpha, torch.Generator().manual_seed(data.markov_fixed_seed))
 
     def __call__(self, batch: int, gen: torch.Generator) -> Int[Tensor, "batch pos"]:
+        return self.sample_with_matrices(batch, gen)[0]
+
+    def sample_with_matrices(self, batch: int, gen: torch.Generator) -> tuple[Int[Tensor, "batch pos"], Float[Tensor, "batch S S"]]:
+        """The sequences and each one's transition matrix (states 0…S−1 are tokens 1…S)."""
         S = self.n_states
-        rows = _dirichlet(batch, S, self.alpha, gen)  # [batch, S, S]: one bigram matrix per sequence
-        state = torch.randint(S, (batch,), generator=gen)
+        rows = _dirichlet(batch, S, self.alpha, gen) if self.fixed is None else self.fixed.expand(batch, S, S)
+        if self.stationary:
+            state = torch.multinomial(stationary_distribution(rows), 1, generator=gen).squeeze(1)
+        else:
+            state = torch.randint(S, (batch,), generator=gen)
         out = [state]
         for _ in range(self.seq_len - 2):
             probs = rows[torch.arange(batch), state]  # [batch, S]: the current state's row
             state = torch.multinomial(probs, 1, generator=gen).squeeze(1)
             out.append(state)
-        return with_bos(torch.stack(out, dim=1) + 1)
+        return with_bos(torch.stack(out, dim=1) + 1), rows
+
+
+def stationary_distribution(rows: Float[Tensor, "batch S S"]) -> Float[Tensor, "batch S"]:
+    """π with π P = π for each row-stochastic P (the mean row of P^64; Dirichlet rows are positive, so P is ergodic)."""
+    power = torch.linalg.matrix_power(rows.double(), 64)
+    pi = power.mean(1).clamp_min(0)
+    return (pi / pi.sum(-1, keepdim=True)).float()
 
 
 def _dirichlet(batch: int, n: int, alpha: float, gen: torch.Generator) -> torch.Tensor:
@@ -176,6 +196,7 @@ class Generator:
     sequences: bool = True  # sequences to continue: held-out repeats eval, induction probes, the ICL score
     icl_tasks: bool = False  # abstractive ICL task prompts (circuits.data.tasks): few/zero-shot eval, the FV probes
     answer_pairs: bool = False  # a fixed train/test split of answer pairs (circuits.data.modular): grokking probes
+    markov_chains: bool = False  # in-context Markov chains with their transition matrices: the markov probe
 
     @property
     def name(self) -> str:
@@ -183,7 +204,7 @@ class Generator:
 
 
 GENERATORS: dict[str, Generator] = {g.name: g for g in (
-    Generator(RepeatsData, RepeatedTokens), Generator(MarkovData, InContextMarkov), Generator(TextData, ByteText),
+    Generator(RepeatsData, RepeatedTokens), Generator(MarkovData, InContextMarkov, markov_chains=True), Generator(TextData, ByteText),
     Generator(FvMixData, FunctionVectorMix, icl_tasks=True),
     Generator(ModularData, ModularAddition, loss=modular_loss, sequences=False, answer_pairs=True))}
 

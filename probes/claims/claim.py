@@ -162,4 +162,4 @@ def load_families() -> dict[str, ClaimFamily]:
 
 CLAIM_MODULES = ("probes.claims.induction", "probes.claims.grokking", "probes.claims.emergence", "probes.claims.llc",
                  "probes.claims.fv", "probes.claims.attribution", "probes.claims.grid", "probes.claims.writers",
-                 "probes.claims.clamps")
+                 "probes.claims.clamps", "probes.claims.markov")

@@ -161,6 +161,13 @@ STAGE_FLAT_FRACTION = 0.1  # the GP-smoothed dλ̂/dlog t is "≈ 0" where |slop
 STAGE_SLOPE_Z = 3.0  # … or ≤ this many posterior std of the slope (not distinguishable from 0); stage boundaries sit
 #                      in or at the ends of those runs (probes.claims.llc_stages; Hoogland et al.: where the slope is ≈ 0)
 
+# ---- in-context Markov chains (probes.claims.markov; Edelman et al. 2024, arXiv 2402.11004) ----------------------------
+# Chosen on icl-mc-2l seed 0 (KL at the last of 100 states, 512 held-out chains); validated on seeds 1 and 2 by the
+# gallery entry edelman-markov (numbers in the README section "In-context Markov chains").
+MARKOV_STAGE_MIN_GAP = 0.01  # a strategy is "closest" at a checkpoint when its KL is below the others' by ≥ this (nats)
+MARKOV_FINAL_MAX_RATIO = 0.5  # "much below": the final bigram KL is ≤ this × the final unigram KL
+MARKOV_MIN_KL_DROP_SHARE = 0.5  # markov/bigram_transition: the bigram KL falls by ≥ this share of its unigram-stage value
+
 # ---- where the thresholds were chosen and where they are checked (probes.claims.validation) --------------------
 THRESHOLD_SELECTION_RUNS = ("attn-only-2l seeds 0-2", "fv seeds 0-2")  # thresholds were chosen on these runs …
 THRESHOLD_VALIDATION_RUNS = ("attn-only-2l seeds 3-5", "fv seeds 3-5", "attn-only-3l seed 0", "full-2l seed 0")  # … and

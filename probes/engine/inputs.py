@@ -89,6 +89,12 @@ def prefix_matching_probe(config: RunConfig, n: int = 32) -> RepeatProbe:
     return repeat_probe((period,), n, 1 + period * repeats, config.model.d_vocab, PROBE_SEED + 1)
 
 
+def has_repeat_controls(config: RunConfig) -> bool:
+    """Whether the content controls of the induction probes (context-wide sequences without a repeated token) fit
+    in the model's vocabulary."""
+    return config.model.d_vocab >= config.model.n_ctx
+
+
 def training_tokens(config: RunConfig, n: int = 64) -> Int[Tensor, "batch pos"]:
     """A fixed batch of the training distribution (previous-token score, ICL score, ablation loss)."""
     return make_sampler(config.data, config.model)(n, torch.Generator().manual_seed(PROBE_SEED + 2))
@@ -127,8 +133,8 @@ class ProbeInputs:
 
     facts: ModelFacts
     config: RunConfig | None
-    induction: RepeatProbe
-    prefix: RepeatProbe
+    induction: RepeatProbe | None  # None when the vocabulary cannot fill a context without repeats
+    prefix: RepeatProbe | None
     text: Int[Tensor, "batch pos"]
     ablation: AblationInputs
 
@@ -139,6 +145,8 @@ class ProbeInputs:
         length = max((n for n in config.data.probe_periods if 2 * n + 1 <= n_ctx), default=(n_ctx - 1) // 2)
         reps = repeated_sequences(128, length, 2, vocab, torch.Generator().manual_seed(PROBE_SEED + 4))
         abl = AblationInputs(text, text_ref, reps[:64], reps[64:], length)
+        if not has_repeat_controls(config):  # e.g. 3-state Markov chains: every token repeats (induction probes skip)
+            return cls(ModelFacts.from_config(config.model), config, None, None, text, abl)
         return cls(ModelFacts.from_config(config.model), config, induction_probe(config), prefix_matching_probe(config), text, abl)
 
     @classmethod

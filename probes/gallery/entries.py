@@ -117,7 +117,29 @@ SINGH = Entry(
     control_claims=("clamp/earlier_phase_change",), baseline="attn-only-2l",
     notes="paired per seed: each clamped run against the unclamped attn-only-2l run of the same seed")
 
-ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, SINGH, NANDA, TODD, YIN, HOOGLAND, WANG)}
+
+EDELMAN = Entry(
+    "edelman-markov",
+    PaperClaim("Edelman, Tsilivis, Edelman, Malach & Goel 2024, arXiv 2402.11004",
+               "Trained on in-context Markov chains, a 2-layer attention-only transformer's predictions are first "
+               "uniform, then follow in-context unigram statistics, then — after a rapid phase transition — in-context "
+               "bigram statistics (a statistical induction head: a layer-0 previous-token head feeding a layer-1 head); "
+               "measured by the KL of the model's predictions to each strategy.",
+               "unverified (read second-hand: the abstract in the authors' code README — \"after an initial stage in "
+               "which predictions are uniform, they learn to sub-optimally predict using in-context single-token "
+               "statistics (unigrams); then, there is a rapid phase transition to the correct in-context bigram "
+               "solution\"; their code's defaults: 2 states, 100 tokens, batch 64, 2,000 iterations)",
+               "ours (preset icl-mc-2l): 3 states (theirs 2), rows ~ Dirichlet(1), first state stationary, 100 states "
+               "after a BOS; 2 attention-only layers × 1 head, d_model 16, LayerNorm, batch 64, 2,000 steps, as theirs; "
+               "learned absolute positions where their code uses relative position embeddings inside attention, no "
+               "dropout (theirs 0.1), AdamW lr 3e-3 (theirs 5e-4); KL(strategy ‖ model) at the last position, add-one "
+               "smoothing as their code, over the 3 state logits (our BOS logit dropped)"),
+    "icl-mc-2l", ("markov/stages", "markov/bigram_transition"), control="icl-mc-1l",
+    control_claims=("markov/stages", "markov/bigram_transition"),
+    notes="control: one layer, so no previous-token head can feed a bigram head; icl-mc-2l-fixed (one shared "
+          "transition matrix) is a further null of the claims' conformance tests")
+
+ENTRIES: dict[str, Entry] = {e.name: e for e in (OLSSON, SINGH, EDELMAN, NANDA, TODD, YIN, HOOGLAND, WANG)}
 
 
 def gallery_entry(name: str) -> Entry:

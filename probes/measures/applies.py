@@ -24,6 +24,10 @@ def induction_applies(inputs: ProbeInputs) -> str | None:
     if _is_modular(inputs):
         return ("induction probes score copying from earlier in a sequence (repeats, ICL score, copying and "
                 "K-composition); a modular-addition run only ever sees 'a b =' and is trained at '=' alone")
+    if inputs.induction is None:
+        return (f"the induction probes' content controls need context-wide sequences without a repeated token; "
+                f"d_vocab={inputs.facts.d_vocab} is smaller than the context (every token repeats: the markov probe "
+                f"measures such runs)")
     return None
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import plotly.express as px
 import plotly.graph_objects as go
 import torch
+from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from circuits.data.generators import generator_of
@@ -24,7 +25,7 @@ from circuits.store.runs import RunStore, atomic_write_text
 from probes.claims.grokking import grokking_measures
 from probes.claims.induction import Findings, compute_findings, summary_lines
 from probes.engine.checkpoint import CheckpointSource
-from probes.engine.inputs import model_period
+from probes.engine.inputs import has_repeat_controls, model_period
 from probes.registry import ReportContext, ReportSection, all_probes, section_of
 from probes.report.grokking import grokking_section
 from probes.sweep.runner import as_source, load_notes, load_table
@@ -189,6 +190,19 @@ def _write_grokking_report(source: CheckpointSource, table: list[Row], metrics: 
     return out
 
 
+def _write_sections_report(source: CheckpointSource, table: list[Row], metrics: list[dict], notes: dict[str, str]) -> Path:
+    """A run on which the induction probes do not apply (e.g. 3-state Markov chains): its probes' sections alone."""
+    sections = probe_sections(ReportContext(table, metrics, native=True, config=source.config))
+    lines = [line for s in sections for line in s.lines] + [c.sentence for s in sections for c in s.claims]
+    claims = [c for s in sections for c in s.claims]
+    body = f"<script>{get_plotlyjs()}</script>" + "".join(s.html for s in sections)  # plotly.js once, offline
+    atomic_write_text(source.path / REPORT_FILE, _page(source, lines, notes, body, len({r["step"] for r in table})))
+    data = {"summary": lines, "claims": [c.to_dict() for c in claims], "metrics": metrics, "skipped_probes": notes,
+            **{k: v for s in sections for k, v in s.data.items()}}
+    atomic_write_text(source.path / ANALYSIS_DIR / REPORT_DATA_FILE, json.dumps(data, indent=1, default=str))
+    return source.path / REPORT_FILE
+
+
 def probe_sections(ctx: ReportContext) -> list[ReportSection]:
     """The report sections of every registered probe with rows in the table (`ProbeSpec.section`), in registration
     order."""
@@ -203,6 +217,8 @@ def write_report(run: RunStore | CheckpointSource) -> Path:
     table, metrics, notes = load_table(source), source.metrics(), load_notes(source)
     if source.config is not None and generator_of(source.config.data).answer_pairs:
         return _write_grokking_report(source, table, metrics, notes)  # no induction rows: the grokking section alone
+    if source.config is not None and not has_repeat_controls(source.config) and has_probe(table, "markov"):
+        return _write_sections_report(source, table, metrics, notes)  # induction probes do not apply (4-token vocab)
     _check_table(table, source)
     findings = compute_findings(table, native=source.config is not None,
                                 clamps=source.config.clamps if source.config is not None else ())
