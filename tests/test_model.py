@@ -39,3 +39,15 @@ def test_initialisation_is_seeded():
     c = FastTransformer(tiny_model(seed=2))
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     assert not torch.equal(a.state_dict()["embed.weight"], c.state_dict()["embed.weight"])
+
+
+def test_explicit_attention_computes_the_fused_function_and_restores_the_fused_path():
+    """`explicit_attention` (used under torch.func.vmap by the native SGLD sampler) gives the fused path's logits."""
+    model = FastTransformer(preset("attn-only-2l").model)
+    tokens = torch.randint(0, model.cfg.d_vocab, (3, 20), generator=torch.Generator().manual_seed(0))
+    fused = model(tokens)
+    with model.explicit_attention():
+        assert not any(block.attn.fused for block in model.blocks)
+        explicit = model(tokens)
+    assert all(block.attn.fused for block in model.blocks)
+    torch.testing.assert_close(explicit, fused, atol=1e-5, rtol=1e-5)

@@ -8,7 +8,9 @@ injection) runs unchanged on it. `tests/test_model.py` proves its logits equal t
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -102,6 +104,7 @@ class Attention(nn.Module):
         self.n_heads, self.rotary, self.scale, self.layer = cfg.n_heads, rotary, cfg.d_head**-0.5, layer
         self.q, self.k, self.v, self.o = (nn.Linear(cfg.d_model, cfg.d_model) for _ in range(4))
         self.register_buffer("mask", torch.full((cfg.n_ctx, cfg.n_ctx), float("-inf")).triu(1), persistent=False)
+        self.fused = True  # False: the explicit pattern always (torch.func.vmap has no CPU batching rule for the fused kernel)
 
     def forward(self, x: Float[Tensor, "batch pos d_model"], seams: Seams | None = None, past: Past | None = None
                 ) -> Float[Tensor, "batch pos n_heads d_head"]:
@@ -112,7 +115,7 @@ class Attention(nn.Module):
             seams.kv[self.layer] = (k, v)
         if past is not None:
             z = self._attend_with_past(q, k, v, past, seams)
-        elif seams is not None and seams.wants(f"blocks.{self.layer}.attn.hook_pattern"):
+        elif not self.fused or (seams is not None and seams.wants(f"blocks.{self.layer}.attn.hook_pattern")):
             z = torch.matmul(self.pattern(q, k, seams), v)
         else:
             z = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
@@ -233,6 +236,20 @@ class FastTransformer(nn.Module):
     def forward(self, tokens: Int[Tensor, "batch pos"], seams: Seams | None = None) -> Float[Tensor, "batch pos d_vocab"]:
         seams = self.clamped(tokens, seams)
         return self.run_blocks(self.embedding(tokens, seams), seams)
+
+    @contextlib.contextmanager
+    def explicit_attention(self) -> Iterator[FastTransformer]:
+        """Every layer computes its pattern explicitly inside the block (same function; used under torch.func.vmap,
+        which has no CPU batching rule for the fused attention kernel and would run the batch one by one)."""
+        layers = [block.attn for block in self.blocks]
+        before = [a.fused for a in layers]
+        for a in layers:
+            a.fused = False
+        try:
+            yield self
+        finally:
+            for a, fused in zip(layers, before, strict=True):
+                a.fused = fused
 
     def clamped(self, tokens: Int[Tensor, "batch pos"], seams: Seams | None, group: int | None = None) -> Seams | None:
         """`seams` with the edits of the clamps in force (`ClampSet.edits`; `group`: the rows of one copy when the

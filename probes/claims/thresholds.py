@@ -51,7 +51,8 @@ GRID_SIZE_NOISE_FLOOR = 0.05  # … and that noise is never below this (nats, or
 CLAMP_MIN_SHIFT_SHARE = 0.05  # clamp/earlier_phase_change: the clamped run's phase-change step comes ≥ this share of
 #   training before its baseline's, same seed (3 evaluations of the default run's 50-step grid, so one evaluation of
 #   jitter cannot pass). Chosen on seed 0 (attn-only-2l 650 vs +prev-token 350: 10% of 3,000 steps); validated on
-#   seeds 1 and 2 by the gallery entry singh-clamps.
+#   seeds 1 (650 vs 350: 10%) and 2 (700 vs 350: 11.7%), `icl-workbench reproduce singh-clamps`; the +no-k-comp null
+#   was censored on all three seeds (no located transition).
 
 # ---- function vectors (probes.claims.fv; Todd et al. 2024; Yin & Steinhardt 2025) ----------------------------
 FV_MIN_AIE = 0.02  # an "FV head": final AIE (Δ P(yq)) ≥ this …

@@ -114,8 +114,9 @@ SINGH = Entry(
                "layer 2, 5-token Omniglot sequences, 10⁴–10⁵ steps. Our null: +no-k-comp (layer-1 keys cannot read "
                "layer 0), whose phase change should not come earlier (a censored run is the expected result)"),
     "attn-only-2l+prev-token", ("clamp/earlier_phase_change",), control="attn-only-2l+no-k-comp",
-    control_claims=("clamp/earlier_phase_change",), baseline="attn-only-2l",
-    notes="paired per seed: each clamped run against the unclamped attn-only-2l run of the same seed")
+    control_claims=("clamp/earlier_phase_change",), baseline="attn-only-2l", long=True,
+    notes="paired per seed: each clamped run against the unclamped attn-only-2l run of the same seed; 9 runs, "
+          "813 s on 2 shared cores (long)")
 
 
 EDELMAN = Entry(
