@@ -9,12 +9,16 @@ from circuits.data.generators import generator_of
 from circuits.presets import PRESETS, preset
 from probes.engine.checkpoint import Checkpoint
 from probes.engine.inputs import ProbeInputs, induction_lengths, prefix_period
+from probes.measures.applies import induction_applies
 from probes.measures.attention import attention_probe
 
 CONTENT_SCORES = ("induction", "prefix_matching", "duplicate_token")
 # The detectors are checked on every preset whose model is not clamped (a clamp, e.g. blocked K-composition, changes
-# the hand-built circuit's function on purpose; tests/test_clamp.py checks what clamped runs' probes see).
-UNCLAMPED = [n for n in sorted(PRESETS) if not preset(n).clamps and generator_of(preset(n).data).sequences]
+# the hand-built circuit's function on purpose; tests/test_clamp.py checks what clamped runs' probes see), and on which
+# the induction probes apply (not modular addition; not a vocabulary smaller than the context, as icl-mc-*:
+# probes.measures.applies.induction_applies says why, and the sweep records it).
+UNCLAMPED = [n for n in sorted(PRESETS) if not preset(n).clamps and generator_of(preset(n).data).sequences
+             and induction_applies(ProbeInputs.for_run(preset(n))) is None]
 
 
 def scores(rows: list[dict], metric: str) -> dict[tuple[int, int], float]:
