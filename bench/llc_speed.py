@@ -6,8 +6,9 @@ RUN defaults to checkpoints/attn-only-2l (train it with `icl-workbench train`); 
 Timed, interleaved (attention, llc, attention, llc, …) so that load from other processes falls on both alike:
   attention  `probes.measures.attention.attention_probe` (the bridge is built once before timing, as a sweep reuses it)
   llc        `probes.measures.llc.llc_probe` at DEFAULT_SETTINGS (chains × (burn-in + draws) SGLD steps on FastTransformer),
+             once with the native sampler (probes.measures.sgld) and once with devinterp 2.0.1's (the reference),
              sampling on --sampling-threads torch threads (`probes.measures.llc.SAMPLING_THREADS`; 0: --threads)
-It prints the median seconds of each over --repeats, the ratio llc / attention, the SGLD steps per second, and
+It prints the median seconds of each over --repeats, the ratio llc / attention, native / devinterp, the SGLD steps per second, and
 λ̂ with its diagnostics (so a fast but broken estimate would show).
 """
 from __future__ import annotations
@@ -40,23 +41,36 @@ def main() -> None:
     step = args.step if args.step is not None else source.steps()[-1]
     ckpt, inputs = source.load(step), ProbeInputs.for_run(source.config)
     ckpt.bridge  # noqa: B018 - build the bridge outside the timing
+    from dataclasses import replace
+
     import datasets  # noqa: F401 - devinterp's imports (transformers, datasets) are paid once per process, untimed
     import devinterp.slt.sampling  # noqa: F401
-    timed = timed_paths({"attention": lambda: attention_probe(ckpt, inputs), "llc": lambda: llc_probe(ckpt, inputs)},
-                        args.repeats)
-    (t_att, _), (t_llc, rows) = timed["attention"], timed["llc"]
-    value = {r["metric"]: r["value"] for r in rows}
+
+    arms = {"native": replace(DEFAULT_SETTINGS, sampler="native"), "devinterp": replace(DEFAULT_SETTINGS, sampler="devinterp")}
+    fns = {"attention": lambda: attention_probe(ckpt, inputs)}
+    fns |= {f"llc {name}": (lambda s=s: llc_probe(ckpt, inputs, s)) for name, s in arms.items()}
+    timed = timed_paths(fns, args.repeats)
+    t_att = timed["attention"][0]
     s = DEFAULT_SETTINGS
     sgld_steps = s.chains * (s.burnin + s.draws)
     print(f"{args.run} step {step}, threads={args.threads}, sampling threads={args.sampling_threads or args.threads}, "
-          f"median of {args.repeats}")
-    print(f"attention probe pass          : {t_att:8.3f} s")
-    print(f"llc probe (default settings)  : {t_llc:8.3f} s   {t_llc / t_att:7.1f}x the attention pass   "
-          f"{sgld_steps / t_llc:6.1f} SGLD steps/s ({s.chains} chains × {s.burnin}+{s.draws} steps, batch {s.batch_size})")
-    print(f"λ̂ = {value['mean']:.2f} ± {value['std']:.2f}, split-R̂ {value['rhat']:.3f}, spread {value['spread']:.3f}, "
-          f"drift {value['drift']:.3f}; flags disagree/unsettled/diverged = "
-          f"{int(value['disagree'])}/{int(value['unsettled'])}/{int(value['diverged'])}")
+          f"median of {args.repeats} interleaved rounds; {s.chains} chains × {s.burnin}+{s.draws} steps, batch {s.batch_size}")
+    print(f"attention probe pass   : {t_att:8.3f} s")
+    for name in arms:
+        seconds, rows = timed[f"llc {name}"]
+        print(f"llc, {name:10s} sampler: {seconds:8.3f} s  {seconds / t_att:6.1f}x the attention pass  "
+              f"{sgld_steps / seconds:6.1f} SGLD steps/s  " + _estimate(rows))
+    ratio = timed["llc devinterp"][0] / timed["llc native"][0]
+    print(f"native speed-up over devinterp: {ratio:.2f}x; whole run of {len(source.steps())} checkpoints ≈ "
+          f"{len(source.steps()) * timed['llc native'][0] / 60:.1f} min (native, extrapolated from this checkpoint)")
 
+
+def _estimate(rows: list[dict]) -> str:
+    value = {r["metric"]: r["value"] for r in rows}
+    se = value["std"] / value.get("chains", 4) ** 0.5
+    return (f"λ̂ = {value['mean']:.3f} ± {value['std']:.3f} (se {se:.3f}), split-R̂ {value['rhat']:.3f}, drift "
+            f"{value['drift']:.3f}, flags disagree/unsettled/diverged = "
+            f"{int(value['disagree'])}/{int(value['unsettled'])}/{int(value['diverged'])}")
 
 if __name__ == "__main__":
     main()

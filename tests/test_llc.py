@@ -419,3 +419,34 @@ def test_native_sampler_follows_devinterps_chains_draw_for_draw():
     assert native.init_loss == pytest.approx(reference.init_loss, rel=1e-6)
     assert torch.allclose(native.trace, reference.trace, atol=1e-4), (native.trace - reference.trace).abs().max()
     assert native.mean == pytest.approx(reference.mean, abs=1e-2)
+
+
+def _agree(a: LLCResult, b: LLCResult) -> tuple[float, float]:
+    """|Δλ̂| and its allowance 2√(se₁² + se₂²), se the standard error over chains (issue: the samplers must agree)."""
+    se = [r.std / math.sqrt(len(r.per_chain)) for r in (a, b)]
+    return abs(a.mean - b.mean), 2 * math.hypot(*se)
+
+
+def test_native_and_devinterp_agree_on_the_calibration_model():
+    """The least-squares calibration model (above) at the probe's settings, sampled by both samplers."""
+    native, _ = least_squares_llc(10, DEFAULT_SETTINGS)
+    reference, _ = least_squares_llc(10, replace(DEFAULT_SETTINGS, sampler="devinterp"))
+    delta, allowed = _agree(native, reference)
+    assert delta <= allowed, (native.mean, reference.mean, allowed)
+
+
+@pytest.mark.long
+def test_native_and_devinterp_agree_at_initialisation_inside_the_phase_change_and_at_the_end(default_run):
+    """attn-only-2l seed 0 at steps 0, the first checkpoint ≥ 500 (inside its phase-change window) and the last,
+    at the default settings (≈ 2 minutes: --runlong)."""
+    from probes.engine.checkpoint import RunSource
+
+    source = RunSource(default_run)
+    steps = source.steps()
+    for step in (steps[0], next(s for s in steps if s >= 500), steps[-1]):
+        ckpt = source.load(step)
+        data = probe_set(ckpt.config, DEFAULT_SETTINGS.n)
+        results = [estimate_llc(FastTransformer(ckpt.config.model, ckpt.state), data, replace(DEFAULT_SETTINGS, sampler=s))
+                   for s in ("native", "devinterp")]
+        delta, allowed = _agree(*results)
+        assert delta <= allowed, (step, [r.mean for r in results], allowed)
