@@ -30,6 +30,7 @@ from pathlib import Path
 import plotly.express as px
 import plotly.graph_objects as go
 import torch
+from einops import einsum  # noqa: F401 (the exercises use it)
 
 from circuits.presets import preset
 from probes.claims.induction import compute_findings
@@ -37,6 +38,7 @@ from probes.claims.phase_change import locate_phase_change
 from probes.engine.inputs import induction_probe
 from probes.measures.detectors import attention_patterns
 from probes.table import select
+from probes.teaching.checks import check
 from workbench import analyze, train_run
 
 torch.set_num_threads(2)
@@ -106,6 +108,70 @@ previous_head = max((h for h in final_prev if h[0] < induction_head[0]), key=fin
 control_best = max(v[-1][1] for v in select(control_table, "attention", "induction").values())
 print(f"induction head {induction_head}: {final_ind[induction_head]:.2f}; previous-token head {previous_head}: "
       f"{final_prev[previous_head]:.2f}; best induction score in the 1-layer control: {control_best:.2f}")
+
+# %% [markdown]
+# ## Exercise 1.1 — the previous-token score
+# The detectors are pure functions of attention patterns: `patterns[layer, batch, head, q, k]` is how much query
+# position q attends to key position k ≤ q (each row sums to 1). Write Olsson et al.'s previous-token score: the
+# attention from position i to i − 1, averaged over every sequence and every query i ≥ 1 — one number per head, a
+# `[n_layers, n_heads]` tensor. The check cell compares yours with the library's
+# (`probes.measures.detectors.previous_token_score`) on random patterns whose axes all have different lengths, and
+# names the first difference.
+#
+# <details><summary>Hint</summary>
+#
+# `patterns.diagonal(offset=-1, dim1=-2, dim2=-1)` holds A[i, i − 1] for every i ≥ 1, as a last axis of length
+# pos − 1. Average it over the batch axis and that last axis.
+# </details>
+
+# %%
+# exercise 1.1: previous_token_score
+def previous_token_score(patterns, tokens):
+    """patterns: [n_layers, batch, n_heads, q, k], tokens: [batch, pos] -> [n_layers, n_heads]."""
+    raise NotImplementedError("exercise 1.1: write previous_token_score (a solution: notebooks/solutions/01_induction_phase_change.py)")
+
+
+# %%
+print(check("previous_token_score", previous_token_score))
+
+# %% [markdown]
+# ## Exercise 1.2 — the induction score
+# An induction head at query i attends to the key *just after* an earlier occurrence of token i: the target is
+# `target[b, i, j] = tokens[b, j − 1] == tokens[b, i]` for 1 ≤ j ≤ i (so j − 1 < i). Sum each query row's attention
+# on its targets and average over the query rows that have at least one target (in [BOS, r, r], the second copy):
+# a perfect induction head scores 1.
+#
+# <details><summary>Hint</summary>
+#
+# Build `same = tokens[:, :, None] == tokens[:, None, :]` (`[batch, q, k]`), keep k < q with a strictly lower
+# triangle, shift it one key to the right, then
+# `einsum(patterns, target.float(), "layer batch head q k, batch q k -> layer batch head q")` gives each row's mass.
+# Off by one key (the duplicate-token score) or averaging over all rows are the two usual slips; the check catches both.
+# </details>
+
+# %%
+# exercise 1.2: induction_score
+def induction_score(patterns, tokens):
+    """patterns: [n_layers, batch, n_heads, q, k], tokens: [batch, pos] -> [n_layers, n_heads]."""
+    raise NotImplementedError("exercise 1.2: write induction_score (a solution: notebooks/solutions/01_induction_phase_change.py)")
+
+
+# %%
+print(check("induction_score", induction_score))
+
+# %% [markdown]
+# ## Your scores on the trained run
+# Your two functions on the last checkpoint, on held-out repeats. These are the raw scores; the table's induction
+# score above also subtracts the same head's attention on sequences in which nothing repeats (the content control).
+
+# %%
+probe = induction_probe(run.config(), n=32)
+final_patterns = attention_patterns(run.load_bridge(run.steps()[-1]), probe.tokens)
+yours = {"previous-token": previous_token_score(final_patterns, probe.tokens), "induction": induction_score(final_patterns, probe.tokens)}
+for name, score in yours.items():
+    top = divmod(int(score.argmax()), score.shape[1])
+    print(f"your raw {name} scores (rows: layers, columns: heads):\n{score.numpy().round(2)}\n  top head {top}")
+print(f"the table's heads: induction {induction_head}, previous-token {previous_head}")
 
 # %% [markdown]
 # ## Scrub through checkpoints

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from probes.teaching.exercises import with_solutions
+
 pytestmark = pytest.mark.slow
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.py"))
 
@@ -19,7 +21,7 @@ def test_notebook_executes(path, shared_runs_root, default_run, control_run, fv_
     from nbclient import NotebookClient
 
     monkeypatch.setenv("ICL_WORKBENCH_ROOT", str(shared_runs_root))
-    notebook = jupytext.read(path)
+    notebook = with_solutions(jupytext.read(path), path)  # CI runs the exercises with their solutions
     start = time.perf_counter()
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
@@ -40,7 +42,7 @@ def test_notebook_01_exported_to_html_shows_its_figures_offline(shared_runs_root
 
     monkeypatch.setenv("ICL_WORKBENCH_ROOT", str(shared_runs_root))
     path = NOTEBOOKS[0]
-    notebook = jupytext.read(path)
+    notebook = with_solutions(jupytext.read(path), path)  # CI runs the exercises with their solutions
     NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     page, _ = HTMLExporter().from_notebook_node(notebook)
     code = [c for c in notebook.cells if c.cell_type == "code"]
